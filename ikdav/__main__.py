@@ -1,0 +1,5 @@
+"""Allow ``python -m ikdav``."""
+
+from ikdav.cli import main
+
+raise SystemExit(main())
