@@ -15,15 +15,15 @@ JANE = User(JANE_ID, "jane@example.ch", "Jane", "Doe")
 MARC = User(MARC_ID, "marc@example.ch", "Marc", "Rossi")
 
 DEMO_CLIENT_ID = "ikdav-demo"
-DEMO_CLIENT_SECRET = "emulator-demo-client-secret"  # noqa: S105 - the emulator's own fake secret
+DEMO_CLIENT_SECRET = "emulator-demo-client-secret"
 DEMO_REDIRECT_URIS = [
     "http://localhost:8000/api/infomaniak/auth/connect/callback",
     "http://127.0.0.1:8000/api/infomaniak/auth/connect/callback",
 ]
 
 # Personal API tokens (PATs), as created in the Infomaniak Manager (scope names of §1.1).
-JANE_PAT = "pat-jane-emulator-0000000000000000000000000000"  # noqa: S105
-MARC_PAT = "pat-marc-emulator-0000000000000000000000000000"  # noqa: S105
+JANE_PAT = "pat-jane-emulator-0000000000000000000000000000"
+MARC_PAT = "pat-marc-emulator-0000000000000000000000000000"
 PAT_SCOPES = "user_info drive workspace:mail"
 
 

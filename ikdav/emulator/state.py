@@ -78,6 +78,7 @@ class Grant:
     offline: bool
     kind: str = "oauth"  # "oauth" or "pat"
     alive: bool = True
+    code: str | None = None  # the authorization code that produced it, if any
 
 
 @dataclass
