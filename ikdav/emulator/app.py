@@ -238,6 +238,7 @@ class Emulator:
     def _serve(self, app: Callable[..., Any], port: int) -> int:
         server = wsgi.Server((self.host, port), app, numthreads=self.threads,
                              request_queue_size=128, timeout=60, shutdown_timeout=2)
+        server.expiration_interval = 0.05  # its select timeout: how long stop() waits (default 0.5 s)
         server.prepare()
         bound = server.bind_addr[1]
         thread = threading.Thread(target=server.serve, name=f"emulator:{bound}", daemon=True)
@@ -248,8 +249,12 @@ class Emulator:
 
     def stop(self) -> None:
         """Stop serving; state is kept, and :meth:`start` binds the same ports again."""
-        for server in self._servers:
-            server.stop()
+        # Each cheroot server takes up to its select interval to wind down: stop them together.
+        stoppers = [threading.Thread(target=server.stop, daemon=True) for server in self._servers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join(timeout=10)
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers.clear()
