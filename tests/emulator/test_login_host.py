@@ -245,8 +245,9 @@ def test_refresh_rotates_and_the_old_refresh_token_dies(emulator: Emulator, veri
     assert rotated["access_token"] != first["access_token"]
     again = token_request(emulator, grant_type="refresh_token", refresh_token=first["refresh_token"])
     assert again.status_code == 400
-    assert again.json() == {"error": "invalid_grant", "error_description": again.json()["error_description"],
-                            "reason": "refresh_token_revoked"}
+    body = again.json()
+    assert body == {"error": "invalid_grant", "error_description": body["error_description"],
+                    "reason": "refresh_token_revoked"}
     assert token_request(emulator, grant_type="refresh_token",
                          refresh_token=rotated["refresh_token"]).status_code == 200
 
