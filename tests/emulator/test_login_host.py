@@ -264,7 +264,8 @@ def test_access_token_ttl_knob_expires_tokens(emulator: Emulator, verifier: str)
     emulator.knobs.merge({"access_token_ttl": 1})
     tokens = exchange(emulator, verifier)
     assert tokens["expires_in"] == 1
-    assert httpx.get(emulator.api_url + "/2/profile", headers=bearer(tokens["access_token"])).status_code == 200
+    fresh = httpx.get(emulator.api_url + "/2/profile", headers=bearer(tokens["access_token"]))
+    assert fresh.status_code == 200
     time.sleep(1.2)
     expired = httpx.get(emulator.api_url + "/2/profile", headers=bearer(tokens["access_token"]))
     assert expired.status_code == 401
