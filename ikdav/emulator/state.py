@@ -212,13 +212,16 @@ class Identity:
                     refresh.alive = False
 
     def expire_access_tokens(self, user_id: int | None = None) -> int:
-        """Test helper: make every live access token (of one user) expire now."""
+        """Test helper: make every live, expiring access token (of one user) expire now.
+
+        Tokens issued without a lifetime (personal tokens, non-offline grants) are left alone.
+        """
         now = time.time()
         count = 0
         with self.lock:
             for access in self.access_tokens.values():
                 if user_id is None or access.user_id == user_id:
-                    if access.expires_at is None or access.expires_at > now:
+                    if access.expires_at is not None and access.expires_at > now:
                         access.expires_at = now - 1
                         count += 1
         return count
