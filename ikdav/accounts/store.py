@@ -115,6 +115,7 @@ class StoredTokens:
     expires_at: float | None
     generation: int
     status: str
+    updated_at: float
 
 
 @dataclass(frozen=True)
@@ -262,8 +263,13 @@ class AccountStore:
 
     def mark_reconnect_required(self, account_id: int, reason: str) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE accounts SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?",
-                         (STATUS_RECONNECT, reason, time.time(), account_id))
+            self.set_status(conn, account_id, STATUS_RECONNECT, reason)
+
+    @staticmethod
+    def set_status(conn: sqlite3.Connection, account_id: int, status: str, reason: str) -> None:
+        """Change an account's status; call inside :meth:`transaction`."""
+        conn.execute("UPDATE accounts SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?",
+                     (status, reason, time.time(), account_id))
 
     def touch(self, account_id: int) -> None:
         """Record use, at most once a minute per account (DAV clients call a lot)."""
@@ -276,13 +282,14 @@ class AccountStore:
     # -- tokens --------------------------------------------------------------------------------
     def read_tokens(self, account_id: int, conn: sqlite3.Connection | None = None) -> StoredTokens:
         row = (conn or self.connection()).execute(
-            "SELECT access_token, refresh_token, expires_at, token_generation, status "
+            "SELECT access_token, refresh_token, expires_at, token_generation, status, updated_at "
             "FROM accounts WHERE id = ?", (account_id,)).fetchone()
         if row is None:
             raise StoreError(f"account {account_id} does not exist")
         return StoredTokens(self.cipher.decrypt(row["access_token"]),
                             self.cipher.decrypt(row["refresh_token"]),
-                            row["expires_at"], row["token_generation"], row["status"])
+                            row["expires_at"], row["token_generation"], row["status"],
+                            row["updated_at"])
 
     def write_tokens(self, conn: sqlite3.Connection, account_id: int, access_token: str,
                      refresh_token: str | None, expires_at: float | None) -> None:
