@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from harness import DavServer, start_dav
 
 from ikdav.emulator.app import Emulator, SampleOptions
 from ikdav.emulator.sample_data import JANE_ID
@@ -39,3 +41,11 @@ def fresh_emulator() -> Iterator[Emulator]:
 @pytest.fixture
 def jane_token(emulator: Emulator) -> str:
     return emulator.issue_token(JANE_ID)
+
+
+@pytest.fixture
+def dav(fresh_emulator: Emulator, tmp_path: Path) -> Iterator[DavServer]:
+    """ikdav serving Jane's account in front of a fresh emulator."""
+    server = start_dav(fresh_emulator, tmp_path / "data")
+    yield server
+    server.stop()

@@ -1,0 +1,56 @@
+"""Assembly of the WebDAV share: WsgiDAV configured with ikdav's provider, auth and middleware."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wsgidav.dir_browser import WsgiDavDirBrowser
+from wsgidav.http_authenticator import HTTPAuthenticator
+from wsgidav.lock_man.lock_storage import LockStorageShelve
+from wsgidav.prop_man.property_manager import ShelvePropertyManager
+from wsgidav.request_resolver import RequestResolver
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from ikdav.dav.auth import ENVIRON_SERVICES, AppPasswordDomainController
+from ikdav.dav.middleware import LoginThrottle, PlainErrors, RequestGuard
+from ikdav.dav.provider import IkdavProvider
+
+if TYPE_CHECKING:
+    from ikdav.services import Services
+
+BLOCK_SIZE = 1 << 20  # GET and PUT move data in 1 MiB blocks
+PROPERTIES_FILE = "properties.shelve"
+
+
+def wsgidav_config(services: Services) -> dict[str, Any]:
+    config = services.config
+    return {
+        "provider_mapping": {"/": IkdavProvider(services)},
+        "mount_path": config.dav.mount_path.rstrip("/"),
+        "http_authenticator": {
+            "domain_controller": AppPasswordDomainController,
+            "accept_basic": True,
+            "accept_digest": False,
+            "default_to_digest": False,
+            "trusted_auth_header": None,
+        },
+        "lock_storage": LockStorageShelve(str(config.lock_storage_path)),
+        "property_manager": ShelvePropertyManager(str(config.data_path / PROPERTIES_FILE)),
+        "mutable_live_props": ["{DAV:}getlastmodified"],
+        "hotfixes": {"emulate_win32_lastmod": True, "re_encode_path_info": True, "unquote_path_info": False},
+        "honor_mtime_header": True,
+        "add_header_MS_Author_Via": True,
+        "block_size": BLOCK_SIZE,
+        "middleware_stack": [PlainErrors, LoginThrottle, HTTPAuthenticator, RequestGuard, WsgiDavDirBrowser,
+                             RequestResolver],
+        "dir_browser": {"enable": True, "response_trailer": "ikdav", "davmount": True,
+                        "ms_sharepoint_support": False, "libre_office_support": False},
+        "suppress_version_info": True,
+        "verbose": 1,
+        "logging": {"enable": False},
+        ENVIRON_SERVICES: services,
+    }
+
+
+def build_dav_app(services: Services) -> WsgiDAVApp:
+    return WsgiDAVApp(wsgidav_config(services))

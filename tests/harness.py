@@ -1,0 +1,78 @@
+"""A real ikdav server in front of a real emulator, for tests that speak WebDAV."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ikdav.config import Config, load_config
+from ikdav.emulator.app import Emulator
+from ikdav.emulator.sample_data import JANE_ID
+from ikdav.server import RunningServer
+from ikdav.services import Services, build_services
+
+MY_KDRIVE = 140946
+PRIVATE = "kDrive/My kDrive/Private"
+
+
+@dataclass
+class DavServer:
+    emulator: Emulator
+    server: RunningServer
+    services: Services
+    account_id: int
+    user: str
+    password: str
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        """The share's root URL, ending with a slash."""
+        return self.server.dav_url
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return self.user, self.password
+
+    def href(self, path: str) -> str:
+        """Absolute URL of a share path such as ``kDrive/My kDrive/Private/a.txt``."""
+        return self.url + quote(path.lstrip("/"))
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def ikdav_config(emulator: Emulator, data_dir: Path, **overrides: Any) -> Config:
+    values = {"infomaniak.login_url": emulator.login_url, "infomaniak.api_url": emulator.api_url,
+              "infomaniak.mail_url": emulator.mail_url, "server.host": "127.0.0.1", "server.port": 0,
+              "data_dir": str(data_dir), "logging.access_log": False}
+    values.update(overrides)
+    return load_config(None, env={}).with_overrides(values)
+
+
+def start_dav(emulator: Emulator, data_dir: Path, *, user_id: int = JANE_ID, email: str = "jane@example.ch",
+              token: str | None = None, services: Services | None = None, **overrides: Any) -> DavServer:
+    """Connect ``user_id`` with a non-expiring token, make an app password, start the server."""
+    config = ikdav_config(emulator, data_dir, **overrides)
+    services = services or build_services(config, env={})
+    account = services.store.save_account(
+        email=email, infomaniak_user_id=user_id, display_name=email.split("@")[0], auth_kind="token",
+        scopes="user_info kdrive mail", access_token=token or emulator.issue_token(user_id),
+        refresh_token=None, expires_at=None)
+    _, password = services.store.create_app_password(account.id, "tests")
+    server = RunningServer(config, services)
+    return DavServer(emulator, server, services, account.id, email, password, data_dir)
+
+
+def have(binary: str) -> bool:
+    return shutil.which(binary) is not None
+
+
+def client_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["HOME"] = str(home)
+    return env
