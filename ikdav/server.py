@@ -29,6 +29,7 @@ from ikdav.services import Services, build_services
 log = logging.getLogger("ikdav.server")
 access_log = logging.getLogger("ikdav.access")
 
+REQUEST_NOTES = "ikdav.request_notes"  # a dict the layers below fill in for the access log
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -62,6 +63,7 @@ def with_access_log(app: WSGIApp) -> WSGIApp:
     def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.monotonic()
         seen: dict[str, str] = {}
+        environ[REQUEST_NOTES] = seen  # shared with copies of environ made further down
 
         def recording_start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             seen["status"] = status.split(" ", 1)[0]
@@ -77,7 +79,7 @@ def with_access_log(app: WSGIApp) -> WSGIApp:
                             environ.get("REQUEST_METHOD"),
                             environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
                             seen.get("status", "-"), sent, (time.monotonic() - started) * 1000,
-                            environ.get("wsgidav.auth.user_name") or "-")
+                            seen.get("user", "-"))
 
     return logged
 
@@ -133,10 +135,14 @@ class RunningServer:
         self.stop()
 
 
-def serve(config: Config) -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code."""
+def serve(config: Config, services: Services | None = None,
+          announce: Callable[[str], None] | None = None) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code.
+
+    ``announce(url)`` is called once the socket listens (``ikdav demo`` prints its lines there).
+    """
     setup_logging(config)
-    services = build_services(config)
+    services = services or build_services(config)
     server = make_server(config, build_app(services))
     stopping = threading.Event()
 
@@ -153,6 +159,8 @@ def serve(config: Config) -> int:
     host, port = server.bind_addr[:2]
     log.info("ikdav listening on %s:%s; WebDAV at %s%s/, connect page at %s/", host, port,
              config.public_url, config.dav.mount_path.rstrip("/"), config.public_url)
+    if announce is not None:
+        announce(f"http://{host}:{port}")
     try:
         server.serve()
     finally:

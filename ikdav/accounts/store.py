@@ -328,9 +328,13 @@ class AccountStore:
         return count
 
     # -- app passwords ---------------------------------------------------------------------------
-    def create_app_password(self, account_id: int, label: str) -> tuple[AppPassword, str]:
-        """A new app password; the plain text is returned once and never stored."""
-        plain = generate_app_password()
+    def create_app_password(self, account_id: int, label: str,
+                            plain: str | None = None) -> tuple[AppPassword, str]:
+        """A new app password; the plain text is returned once and never stored.
+
+        ``plain`` fixes the password (``ikdav demo --password``); otherwise a random one is made.
+        """
+        plain = plain or generate_app_password()
         now = time.time()
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is None:

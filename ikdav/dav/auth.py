@@ -144,6 +144,9 @@ class AppPasswordDomainController(BaseDomainController):
             self.cache.put(user_name, password, account_id)
         self.throttle.succeeded(user_name, address)
         environ[ENVIRON_ACCOUNT] = account_id
+        notes = environ.get("ikdav.request_notes")
+        if isinstance(notes, dict):
+            notes["user"] = user_name
         return True
 
 

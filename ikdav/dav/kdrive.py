@@ -407,6 +407,11 @@ class KDriveFile(KDriveItem, DAVNonCollection):
     def support_ranges(self) -> bool:
         return True
 
+    def get_property_value(self, name: str) -> Any:
+        if name == "{DAV:}getetag" and self.get_etag() is not None:
+            return f'"{self.get_etag()}"'  # an entity-tag is quoted (RFC 4918 §15.6), as in the header
+        return super().get_property_value(name)
+
     def get_display_info(self) -> dict[str, str]:
         return {"type": "File"}
 

@@ -97,8 +97,9 @@ class LoginThrottle(BaseMiddleware):
 class RequestGuard(BaseMiddleware):
     """Refuses what the share never serves, before any upstream call.
 
-    - PROPFIND with ``Depth: infinity`` (or no Depth, which means infinity): 403 with
-      ``propfind-finite-depth``, since it would walk a whole drive;
+    - PROPFIND with ``Depth: infinity``: 403 with ``propfind-finite-depth``, since it would walk a
+      whole drive. A PROPFIND without Depth (which RFC 4918 reads as infinity, and which several
+      clients send to test whether a path exists) is served as ``Depth: 1``, as sabre/dav does;
     - XML bodies over ``dav.max_xml_body`` bytes: 413;
     - answers ``X-OC-Mtime: accepted`` when a PUT carried a modification time that was stored, so
       ownCloud-style clients (rclone) skip a second PROPPATCH.
@@ -106,7 +107,9 @@ class RequestGuard(BaseMiddleware):
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "")
-        if method == "PROPFIND" and environ.get("HTTP_DEPTH", "infinity").strip().lower() == "infinity":
+        if method == "PROPFIND" and not environ.get("HTTP_DEPTH", "").strip():
+            environ["HTTP_DEPTH"] = "1"
+        if method == "PROPFIND" and environ["HTTP_DEPTH"].strip().lower() == "infinity":
             start_response("403 Forbidden", [("Content-Type", "application/xml; charset=utf-8"),
                                              ("Content-Length", str(len(FINITE_DEPTH_BODY)))])
             return [FINITE_DEPTH_BODY]
