@@ -194,7 +194,12 @@ class Emulator:
                     return json_response({"result": "success", "data": {}})
             if route == "log":
                 if request.method == "GET":
-                    return json_response({"result": "success", "data": self.state.log.summary()})
+                    summary = self.state.log.summary()
+                    if request.arg("records"):
+                        summary["records"] = [
+                            {"role": r.role, "method": r.method, "path": r.path, "status": r.status,
+                             "authorization": r.authorization} for r in self.state.log.find()]
+                    return json_response({"result": "success", "data": summary})
                 if request.method == "DELETE":
                     self.state.log.clear()
                     return json_response({"result": "success", "data": True})
