@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,3 +77,15 @@ def client_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["HOME"] = str(home)
     return env
+
+
+def rclone(dav: DavServer, *args: str, vendor: str = "other") -> str:
+    obscured = subprocess.run(["rclone", "obscure", dav.password], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    env = dict(os.environ, RCLONE_CONFIG="/dev/null", RCLONE_CONFIG_DAV_TYPE="webdav",
+               RCLONE_CONFIG_DAV_URL=dav.url, RCLONE_CONFIG_DAV_VENDOR=vendor,
+               RCLONE_CONFIG_DAV_USER=dav.user, RCLONE_CONFIG_DAV_PASS=obscured)
+    result = subprocess.run(["rclone", "--low-level-retries", "1", "--retries", "1", *args],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, f"rclone {' '.join(args)} failed:\n{result.stderr[-3000:]}"
+    return result.stdout + result.stderr

@@ -35,6 +35,8 @@ def plain_status_page(error: DAVError) -> tuple[str, bytes]:
     if error.err_condition:
         return "application/xml; charset=utf-8", error.err_condition.as_string().encode("utf-8")
     phrase = HTTPStatus(error.value).phrase if error.value in HTTPStatus._value2member_map_ else "Status"
+    if error.value < 300 and not error.context_info:
+        return "text/plain; charset=utf-8", f"{phrase}.\n".encode()
     detail = error.context_info or dav_error.ERROR_RESPONSES.get(error.value) or phrase
     return "text/plain; charset=utf-8", f"{error.value} {phrase}: {detail}\n".encode()
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from ikdav.dav.cache import CacheSettings, KDriveCache
+from ikdav.dav.mail_index import MailCache
 from ikdav.dav.sidecar import SidecarStore
 from ikdav.infomaniak import InfomaniakClient
 
@@ -25,8 +25,8 @@ class AccountSession:
     account_id: int
     client: InfomaniakClient
     kdrive_cache: KDriveCache
+    mail_cache: MailCache
     sidecar: SidecarStore
-    mail_state: dict[str, Any] = field(default_factory=dict)  # owned by the mail resources
 
     def close(self) -> None:
         self.client.close()
@@ -47,7 +47,8 @@ class AccountSessions:
             session = self._sessions.get(account_id)
             if session is None:
                 session = AccountSession(account_id, self._make_client(account_id),
-                                         KDriveCache(self._cache_settings), SidecarStore())
+                                         KDriveCache(self._cache_settings), MailCache(self._cache_settings),
+                                         SidecarStore())
                 self._sessions[account_id] = session
             return session
 

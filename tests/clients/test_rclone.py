@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from harness import MY_KDRIVE, PRIVATE, DavServer, have
+from harness import MY_KDRIVE, PRIVATE, DavServer, have, rclone
 
 pytestmark = [pytest.mark.client, pytest.mark.skipif(not have("rclone"), reason="rclone is not installed")]
 
 MTIME = 1_577_836_800  # 2020-01-01 00:00:00 UTC
-
-
-def rclone(dav: DavServer, *args: str, vendor: str = "other") -> str:
-    obscured = subprocess.run(["rclone", "obscure", dav.password], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    env = dict(os.environ, RCLONE_CONFIG="/dev/null", RCLONE_CONFIG_DAV_TYPE="webdav",
-               RCLONE_CONFIG_DAV_URL=dav.url, RCLONE_CONFIG_DAV_VENDOR=vendor,
-               RCLONE_CONFIG_DAV_USER=dav.user, RCLONE_CONFIG_DAV_PASS=obscured)
-    result = subprocess.run(["rclone", "--low-level-retries", "1", "--retries", "1", *args],
-                            capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, f"rclone {' '.join(args)} failed:\n{result.stderr[-3000:]}"
-    return result.stdout + result.stderr
 
 
 def make_tree(root: Path) -> dict[str, bytes]:
