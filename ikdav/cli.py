@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from ikdav import __version__
+from ikdav.cli_accounts import ACCOUNT_COMMANDS
 from ikdav.config import Config, ConfigError, find_config_file, load_config
 
 __all__ = [
@@ -193,6 +194,8 @@ def register_emulator(commands: Any) -> None:
                         help="files in the sample's big folder (default: 2000)")
     parser.add_argument("--mail-messages", metavar="N", type=count,
                         help="sample mail messages (default: 300)")
+    parser.add_argument("--big-mail-folder", metavar="N", type=count,
+                        help="also fill the sample mailbox's Archive/Bulk folder with N messages")
     parser.set_defaults(handler=run_emulator)
 
 
@@ -206,6 +209,8 @@ def run_emulator(args: argparse.Namespace) -> int:
         sample.big_folder_files = args.big_folder_files
     if args.mail_messages is not None:
         sample.mail_messages = args.mail_messages
+    if args.big_mail_folder is not None:
+        sample.big_mail_folder = args.big_mail_folder
     try:
         emulator = Emulator(host=args.host, port=args.port, single_port=args.single_port,
                             knobs=args.knobs, sample=sample)
@@ -291,7 +296,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 # -- the parser -----------------------------------------------------------------------------------------
 
-COMMANDS: list[Callable[[Any], None]] = [register_serve, register_demo, register_emulator, register_check]
+COMMANDS: list[Callable[[Any], None]] = [register_serve, register_demo, register_emulator, register_check,
+                                         *ACCOUNT_COMMANDS]
 
 
 def build_parser() -> ArgumentParser:

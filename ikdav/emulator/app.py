@@ -44,6 +44,7 @@ class SampleOptions:
 
     big_folder_files: int = 2000
     mail_messages: int = 300
+    big_mail_folder: int = 0  # messages in Jane's "Archive/Bulk" folder (0 = no such folder)
     seed: int = 20261127
 
 

@@ -129,6 +129,9 @@ def seed_mail(store: MailStore, sample: Any) -> None:
     fill_mailbox(store, marc, Contact(MARC.display_name, marc.email), count, rng)
     fill_mailbox(store, support, Contact("Doe Consulting Support", support.email), max(4, count // 10), rng,
                  awkward=False)
+    bulk = int(getattr(sample, "big_mail_folder", 0) or 0)
+    if bulk > 0:
+        store.bulk_add(jane, "Archive/Bulk", bulk)
 
 
 def fill_mailbox(store: MailStore, mailbox: Mailbox, owner: Contact, count: int, rng: random.Random,
