@@ -89,3 +89,33 @@ def rclone(dav: DavServer, *args: str, vendor: str = "other") -> str:
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, f"rclone {' '.join(args)} failed:\n{result.stderr[-3000:]}"
     return result.stdout + result.stderr
+
+
+def start_dav_oauth(emulator: Emulator, data_dir: Path, **overrides: Any) -> DavServer:
+    """Like :func:`start_dav`, but Jane connects through the OAuth code flow (refreshable tokens)."""
+    from urllib.parse import parse_qs, urlparse
+
+    import httpx
+
+    from ikdav.emulator.sample_data import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_REDIRECT_URIS
+
+    overrides = {"infomaniak.client_id": DEMO_CLIENT_ID, "infomaniak.client_secret": DEMO_CLIENT_SECRET,
+                 "infomaniak.redirect_uri": DEMO_REDIRECT_URIS[0], **overrides}
+    config = ikdav_config(emulator, data_dir, **overrides)
+    services = build_services(config, env={})
+    assert services.oauth is not None
+    knobs = emulator.knobs.snapshot()
+    emulator.knobs.merge({"consent": "approve", "consent_user": JANE_ID})
+    state, verifier = services.oauth.new_state(), services.oauth.new_code_verifier()
+    reply = httpx.get(services.oauth.authorization_url(state, verifier))
+    code = services.oauth.code_from_callback(parse_qs(urlparse(reply.headers["location"]).query), state)
+    tokens = services.oauth.exchange_code(code, verifier)
+    emulator.knobs.merge({"consent": knobs.get("consent", {}).get("value"),
+                          "consent_user": knobs.get("consent_user", {}).get("value")})
+    account = services.store.save_account(
+        email="jane@example.ch", infomaniak_user_id=JANE_ID, display_name="Jane", auth_kind="oauth",
+        scopes=tokens.scope or "", access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+        expires_at=tokens.expires_at)
+    _, password = services.store.create_app_password(account.id, "tests")
+    return DavServer(emulator, RunningServer(config, services), services, account.id, "jane@example.ch",
+                     password, data_dir)

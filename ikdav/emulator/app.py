@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
 import threading
 import time
 import traceback
@@ -225,6 +226,8 @@ class Emulator:
     def start(self) -> Emulator:
         if self._servers:
             return self
+        if self.state.kdrive is not None:
+            self.state.kdrive.blobs.cut.clear()
         if self.single_port:
             dispatch = wsgi.PathInfoDispatcher({f"/_{role}": self.wsgi_app(role) for role in ROLES})
             port = self._serve(dispatch, self._bound_ports.get("single", self.base_port))
@@ -242,8 +245,8 @@ class Emulator:
         return self
 
     def _serve(self, app: Callable[..., Any], port: int) -> int:
-        server = wsgi.Server((self.host, port), app, numthreads=self.threads,
-                             request_queue_size=128, timeout=60, shutdown_timeout=2)
+        server = RestartableServer((self.host, port), app, numthreads=self.threads,
+                                   request_queue_size=128, timeout=60, shutdown_timeout=2)
         server.expiration_interval = 0.05  # its select timeout: how long stop() waits (default 0.5 s)
         server.prepare()
         bound = server.bind_addr[1]
@@ -254,7 +257,12 @@ class Emulator:
         return int(bound)
 
     def stop(self) -> None:
-        """Stop serving; state is kept, and :meth:`start` binds the same ports again."""
+        """Stop serving, like a host going down: content bodies in flight break off.
+
+        State is kept, and :meth:`start` binds the same ports again.
+        """
+        if self.state.kdrive is not None:
+            self.state.kdrive.blobs.cut.set()
         # Each cheroot server takes up to its select interval to wind down: stop them together.
         stoppers = [threading.Thread(target=server.stop, daemon=True) for server in self._servers]
         for stopper in stoppers:
@@ -276,6 +284,23 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RestartableServer(wsgi.Server):
+    """A cheroot server whose port can be bound again right after a stop.
+
+    Connections cut by a stop linger in FIN-WAIT for a while; Linux refuses to bind their port
+    again unless every socket on it carries SO_REUSEPORT, so the listening socket (whose options
+    accepted connections inherit) gets it from the start.
+    """
+
+    @classmethod
+    def prepare_socket(cls, bind_addr: Any, family: Any, type: Any, proto: Any, nodelay: Any,
+                       ssl_adapter: Any, reuse_port: bool = False) -> socket.socket:
+        sock = super().prepare_socket(bind_addr, family, type, proto, nodelay, ssl_adapter, False)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        return sock
 
 
 def too_many_requests(wait: float, *, reset_header: bool = True, send_retry_after: bool = True) -> Response:

@@ -12,7 +12,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,6 +43,8 @@ class BlobStore:
         self._lock = threading.Lock()
         existing = [int(p.name[1:]) for p in self.root.glob("b*") if p.name[1:].isdigit()]
         self._serial = itertools.count(max(existing, default=0) + 1)
+        self.open_streams = 0  # content bodies being sent right now (tests watch it drop to 0)
+        self.cut = threading.Event()  # set while the emulator is down: bodies in flight break off
 
     def write(self, chunks: Iterable[bytes], expected_size: int | None = None) -> Blob:
         """Stream ``chunks`` into a new blob. Raises :class:`IncompleteBody` on a size mismatch,
@@ -105,7 +107,13 @@ class BlobStore:
         handle = blob.path.open("rb")
         handle.seek(start)
         remaining = blob.size - start if length is None else length
-        return FileStream(handle, remaining, bytes_per_s)
+        with self._lock:
+            self.open_streams += 1
+        return FileStream(handle, remaining, bytes_per_s, on_close=self._stream_closed, cut=self.cut)
+
+    def _stream_closed(self) -> None:
+        with self._lock:
+            self.open_streams -= 1
 
     def discard(self, blob: Blob) -> None:
         blob.path.unlink(missing_ok=True)
@@ -121,10 +129,13 @@ class BlobStore:
 class FileStream:
     """A WSGI body over an open file: yields blocks, optionally throttled, closes the file."""
 
-    def __init__(self, handle: BinaryIO, remaining: int, bytes_per_s: float | None = None) -> None:
+    def __init__(self, handle: BinaryIO, remaining: int, bytes_per_s: float | None = None,
+                 on_close: Callable[[], None] | None = None, cut: threading.Event | None = None) -> None:
         self.handle = handle
+        self._cut = cut
         self.remaining = max(0, remaining)
         self.bytes_per_s = bytes_per_s if bytes_per_s and bytes_per_s > 0 else None
+        self._on_close = on_close
 
     def __iter__(self) -> Iterator[bytes]:
         block = BLOCK
@@ -134,6 +145,8 @@ class FileStream:
         sent = 0
         try:
             while self.remaining > 0:
+                if self._cut is not None and self._cut.is_set():
+                    raise ConnectionAbortedError("the emulator went down mid-transfer")
                 data = self.handle.read(min(block, self.remaining))
                 if not data:
                     return
@@ -148,4 +161,7 @@ class FileStream:
             self.close()
 
     def close(self) -> None:
-        self.handle.close()
+        if not self.handle.closed:
+            self.handle.close()
+            if self._on_close is not None:
+                self._on_close()

@@ -22,6 +22,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ log = logging.getLogger("ikdav.infomaniak.upload")
 
 BLOCK = MiB
 MAX_CHUNKS = 10_000
+SESSION_LIFETIME = 12 * 3600.0  # an upload session expires by itself after this long (§4.7)
 MAX_SESSION_RESTARTS = 2
 
 
@@ -224,10 +226,14 @@ class Uploader:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.settings = transport.settings
+        # Sessions whose cancel could not reach Infomaniak (an outage): cancelled on the next upload.
+        self._orphans: list[tuple[float, UploadSession]] = []
+        self._orphans_lock = threading.Lock()
 
     def upload(self, target: UploadTarget, source: Source, *, mtime: int | None = None,
                lookup: Lookup | None = None) -> File:
         """Upload ``source`` to ``target``; direct up to ``direct_upload_max``, a session above."""
+        self.cancel_orphans()
         if source.size <= self.settings.direct_upload_max:
             return self.direct(target, source, mtime=mtime, lookup=lookup)
         return self.session(target, source, mtime=mtime, lookup=lookup)
@@ -391,12 +397,22 @@ class Uploader:
             except UpstreamUnavailable as exc:
                 if attempt == 2 or not self._session_exists(session):
                     if attempt == 2:
-                        log.warning("could not cancel an upload session: %s", exc)
+                        log.warning("could not cancel an upload session (%s); trying again later", exc)
+                        with self._orphans_lock:
+                            self._orphans.append((time.monotonic(), session))
                     return
             except InfomaniakError as exc:
                 if exc.status not in (400, 404):
                     log.warning("could not cancel an upload session: %s", exc)
                 return
+
+    def cancel_orphans(self) -> None:
+        """Cancel sessions an earlier outage left open (sessions die by themselves after 12 h)."""
+        with self._orphans_lock:
+            orphans, self._orphans = self._orphans, []
+        for queued_at, session in orphans:
+            if time.monotonic() - queued_at < SESSION_LIFETIME:
+                self.cancel(session)
 
     def _session_exists(self, session: UploadSession) -> bool:
         """Whether the server still knows the session (unknown counts as yes: try the cancel)."""
