@@ -60,12 +60,13 @@ class RemoteReader:
 
     def _fill(self) -> None:
         """Runs in the helper thread: move blocks from the download into the queue."""
-        assert self._stream is not None
+        stream = self._stream
+        assert stream is not None
         item: bytes | BaseException | None
         try:
             gathered: list[bytes] = []
             size = 0
-            for block in self._stream:
+            for block in stream:
                 gathered.append(block)
                 size += len(block)
                 if size >= COALESCE_BYTES:
@@ -77,6 +78,9 @@ class RemoteReader:
             item = None
         except BaseException as exc:  # handed to the reading thread, which raises it
             item = exc
+        finally:
+            if self._stopping.is_set():
+                stream.close()  # the reader went away: never leave a download open upstream
         self._offer(item)
 
     def _offer(self, item: bytes | BaseException | None) -> bool:

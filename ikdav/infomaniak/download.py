@@ -147,7 +147,13 @@ class DownloadStream(Iterator[bytes]):
             return block
 
     def _finish_or_resume(self, error: Exception | None) -> None:
-        """End of a body: done if complete, else reopen at the current position (a few times)."""
+        """End of a body: done if complete, else reopen at the current position (a few times).
+
+        A stream closed by its reader (say, from another thread) is never reopened.
+        """
+        if self._closed:
+            self._close_response()
+            return
         expected_end = self.end if self.end is not None else self.total_size
         if error is None and (expected_end is None or self._position >= expected_end):
             self.close()
