@@ -24,6 +24,7 @@ from ikdav.config import Config
 from ikdav.connect.app import build_connect_app
 from ikdav.dav.app import build_dav_app
 from ikdav.logs import setup_logging
+from ikdav.memory import tune_allocator
 from ikdav.services import Services, build_services
 
 log = logging.getLogger("ikdav.server")
@@ -142,6 +143,7 @@ def serve(config: Config, services: Services | None = None,
     ``announce(url)`` is called once the socket listens (``ikdav demo`` prints its lines there).
     """
     setup_logging(config)
+    tune_allocator()
     services = services or build_services(config)
     server = make_server(config, build_app(services))
     stopping = threading.Event()

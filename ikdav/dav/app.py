@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from wsgidav.dir_browser import WsgiDavDirBrowser
@@ -12,6 +13,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from ikdav.dav.auth import ENVIRON_SERVICES, AppPasswordDomainController
+from ikdav.dav.errors import DavFailure
 from ikdav.dav.middleware import LoginThrottle, PlainErrors, RequestGuard
 from ikdav.dav.provider import IkdavProvider
 
@@ -52,5 +54,21 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
     }
 
 
+class ExpectedFailures(logging.Filter):
+    """Drop WsgiDAV's tracebacks for PUTs that failed for a reason already answered in plain words.
+
+    WsgiDAV logs every failed PUT body copy with a traceback at ERROR level; when the cause is an
+    upstream refusal or a client that went away (a :class:`DavFailure`), the access log and the
+    response already say what happened.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (record.getMessage().startswith("PUT: byte copy failed") and isinstance(error, DavFailure))
+
+
 def build_dav_app(services: Services) -> WsgiDAVApp:
+    request_log = logging.getLogger("wsgidav.request_server")
+    if not any(isinstance(f, ExpectedFailures) for f in request_log.filters):
+        request_log.addFilter(ExpectedFailures())
     return WsgiDAVApp(wsgidav_config(services))

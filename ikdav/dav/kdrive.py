@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import io
 import mimetypes
 from collections.abc import Callable
 from typing import Any
@@ -419,7 +420,7 @@ class KDriveFile(KDriveItem, DAVNonCollection):
     def get_content(self) -> Any:
         item = self.require_file()
         if not item.size:
-            return RemoteReader(lambda offset: iter(()))  # type: ignore[arg-type,return-value]
+            return io.BytesIO(b"")  # nothing to fetch
 
         def open_at(offset: int) -> Any:
             return self.kdrive.download(self.drive.id, item.id, offset=offset or None)

@@ -36,7 +36,7 @@ class RemoteReader:
     receiving from Infomaniak and sending to the client overlap instead of taking turns.
     """
 
-    def __init__(self, open_at: Callable[[int], ClosableBlocks], prefetch: int = 8) -> None:
+    def __init__(self, open_at: Callable[[int], ClosableBlocks], prefetch: int = 2) -> None:
         self._open_at = open_at
         self._offset = 0
         self._stream: ClosableBlocks | None = None
@@ -139,21 +139,24 @@ class BodyReader:
         self._size = size
         self._received = 0
         self._pending = b""
+        self._offset = 0  # how much of ``_pending`` was handed out already (no copying of the rest)
 
     def read(self, size: int = -1) -> bytes:
-        while not self._pending:
+        while self._offset >= len(self._pending):
             try:
-                self._pending = next(self._blocks)
+                self._pending, self._offset = next(self._blocks), 0
             except StopIteration:
                 if self._received < self._size:
                     raise ShortBody(self._received, self._size) from None
                 return b""
             except OSError as exc:  # the client went away mid-body
                 raise ShortBody(self._received, self._size) from exc
-        if size < 0 or len(self._pending) <= size:
-            block, self._pending = self._pending, b""
+        if self._offset == 0 and (size < 0 or len(self._pending) <= size):
+            block = self._pending
         else:
-            block, self._pending = self._pending[:size], self._pending[size:]
+            end = len(self._pending) if size < 0 else min(len(self._pending), self._offset + size)
+            block = self._pending[self._offset:end]
+        self._offset += len(block)
         self._received += len(block)
         if self._received > self._size:
             raise DavFailure(400, "The request body is longer than its Content-Length.")

@@ -8,7 +8,9 @@ Every knob takes two optional modifiers besides its value:
 
 - ``match``: which requests it affects, ``{"host": "api", "path": "<regex>", "method": "GET"}``
   (``role`` is a synonym of ``host``), or the short string form ``"api"`` / ``"api ^/2/drive"``;
-- ``count``: how many matching requests it affects before it switches itself off.
+- ``count``: how many matching requests it affects before it switches itself off;
+- ``probability``: the chance (0..1) that a matching request is affected (default 1), for random
+  faults such as ``{"server_errors": {"status": 503, "probability": 0.05}}``.
 
 A knob whose value is an object carries its parameters in that object next to ``match`` and
 ``count`` (``{"force_429": {"retry_after": 2, "count": 3}}``); a scalar knob may be written as
@@ -17,6 +19,7 @@ A knob whose value is an object carries its parameters in that object next to ``
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
@@ -97,6 +100,7 @@ class Knob:
     value: Any
     match: Match | None = None
     count: int | None = None  # remaining; None = unlimited
+    probability: float = 1.0
 
     def describe(self) -> Any:
         described: dict[str, Any] = {"value": self.value}
@@ -104,6 +108,8 @@ class Knob:
             described["match"] = self.match.describe()
         if self.count is not None:
             described["count"] = self.count
+        if self.probability < 1.0:
+            described["probability"] = self.probability
         return described
 
 
@@ -156,22 +162,27 @@ class Knobs:
     def _parse(name: str, raw: Any) -> Knob:
         match = None
         count = None
+        probability: Any = 1.0
         if KNOWN_KNOBS[name] == "object":
             if not isinstance(raw, dict):
                 raw = {} if raw is True else {"value": raw}
             params = dict(raw)
             match = Match.parse(params.pop("match", None))
             count = params.pop("count", None)
+            probability = params.pop("probability", 1.0)
             value: Any = params
         elif isinstance(raw, dict) and "value" in raw:
             match = Match.parse(raw.get("match"))
             count = raw.get("count")
+            probability = raw.get("probability", 1.0)
             value = raw["value"]
         else:
             value = raw
         if count is not None and (not isinstance(count, int) or count < 0):
             raise KnobError(f"{name}.count must be a non-negative integer")
-        return Knob(name, value, match, count)
+        if not isinstance(probability, int | float) or not 0 <= probability <= 1:
+            raise KnobError(f"{name}.probability must be a number from 0 to 1")
+        return Knob(name, value, match, count, float(probability))
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, name: str, default: Any = None) -> Any:
@@ -187,6 +198,8 @@ class Knobs:
             if knob is None:
                 return None
             if knob.match and not knob.match.accepts(role, method, path):
+                return None
+            if knob.probability < 1.0 and random.random() >= knob.probability:
                 return None
             if knob.count is not None:
                 if knob.count <= 0:

@@ -332,3 +332,4 @@ def test_forced_429_on_the_login_host(emulator: Emulator, verifier: str) -> None
     assert int(response.headers["x-ratelimit-reset"]) >= int(time.time())
     assert response.json()["error"]["code"] == "too_many_request"
     assert token_request(emulator, grant_type="refresh_token", refresh_token="x").status_code == 400
+

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
 import io
 import xml.etree.ElementTree as ET
 from email.utils import formatdate, parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -144,6 +147,15 @@ def test_put_over_an_existing_file_keeps_its_id(dav: DavServer) -> None:
 def test_zero_byte_and_chunked_uploads(dav: DavServer) -> None:
     assert put(dav, PRIVATE + "/empty.txt", b"").status_code == 201
     assert emulator_node(dav, PRIVATE + "/empty.txt").size == 0
+    # The connection stays usable after an empty body (one socket, reused blindly).
+    url = urlsplit(dav.href(PRIVATE + "/empty.txt"))
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{dav.user}:{dav.password}".encode()).decode()}
+    for _ in range(3):
+        connection.request("GET", url.path, headers=headers)
+        reply = connection.getresponse()
+        assert (reply.status, reply.read()) == (200, b"")
+    connection.close()
 
     def body():  # no length known: sent with chunked transfer encoding, as Finder does
         yield b"chunk-1;"
