@@ -100,6 +100,9 @@ def make_server(config: Config, app: WSGIApp) -> wsgi.Server:
                          timeout=int(config.server.request_timeout), shutdown_timeout=10,
                          server_name="ikdav")
     server.expiration_interval = 0.1
+    # Finder and Explorer keep many connections open; cheroot keeps only 10 idle ones by default
+    # and makes the others reconnect for every request.
+    server.keep_alive_conn_limit = max(64, 2 * config.server.threads)
     if config.server.tls_cert and config.server.tls_key:
         server.ssl_adapter = BuiltinSSLAdapter(config.server.tls_cert, config.server.tls_key)
     return server

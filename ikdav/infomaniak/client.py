@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ikdav.infomaniak.errors import InfomaniakError
 from ikdav.infomaniak.http import ClientSettings, Endpoints, Transport
 from ikdav.infomaniak.kdrive import KDrive
 from ikdav.infomaniak.mail import Mail
@@ -27,6 +28,11 @@ class InfomaniakClient:
         return get_profile(self.transport)
 
     def close(self) -> None:
+        """Cancel leftover upload sessions (best effort), then close the connections."""
+        try:
+            self.kdrive.cancel_orphans()
+        except InfomaniakError:
+            pass
         self.transport.close()
 
     def __enter__(self) -> InfomaniakClient:

@@ -193,6 +193,10 @@ class KDrive:
         raise AssertionError("unreachable")
 
     # -- upload ------------------------------------------------------------------------------
+    def cancel_orphans(self) -> None:
+        """Cancel upload sessions that an outage or a rate limit kept from being cancelled."""
+        self._uploader.cancel_orphans()
+
     def upload(self, drive_id: int, dir_id: int, name: str, stream: IO[bytes] | bytes, size: int,
                mtime: int | None = None, conflict: str = "error") -> File:
         """Create ``name`` in ``dir_id`` from ``size`` bytes of ``stream``; returns the stored File.

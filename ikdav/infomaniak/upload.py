@@ -34,6 +34,7 @@ from ikdav.infomaniak.errors import (
     InfomaniakError,
     Invalid,
     NoAccess,
+    RateLimited,
     UnexpectedResponse,
     UploadSessionGone,
     UpstreamUnavailable,
@@ -397,14 +398,20 @@ class Uploader:
             except UpstreamUnavailable as exc:
                 if attempt == 2 or not self._session_exists(session):
                     if attempt == 2:
-                        log.warning("could not cancel an upload session (%s); trying again later", exc)
-                        with self._orphans_lock:
-                            self._orphans.append((time.monotonic(), session))
+                        self._keep_for_later(session, exc)
                     return
+            except RateLimited as exc:
+                self._keep_for_later(session, exc)
+                return
             except InfomaniakError as exc:
                 if exc.status not in (400, 404):
                     log.warning("could not cancel an upload session: %s", exc)
                 return
+
+    def _keep_for_later(self, session: UploadSession, error: InfomaniakError) -> None:
+        log.warning("could not cancel an upload session (%s); trying again later", error)
+        with self._orphans_lock:
+            self._orphans.append((time.monotonic(), session))
 
     def cancel_orphans(self) -> None:
         """Cancel sessions an earlier outage left open (sessions die by themselves after 12 h)."""

@@ -48,4 +48,4 @@ def test_concurrent_clients_lose_nothing_under_upstream_faults(fresh_emulator: E
     assert figures.problems == []
     assert figures.unexpected_5xx() == 0, figures.statuses
     assert verify(workers, stored) == []
-    assert kdrive.upload_sessions() == []
+    assert kdrive.upload_sessions() == [], "upload sessions left open after the run"
