@@ -17,7 +17,8 @@ log = logging.getLogger("ikdav")
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter numbers (malloc.h)
 M_ARENA_MAX = -8
-MMAP_THRESHOLD = 256 * 1024  # buffers from this size on come from, and go back to, the system
+MMAP_THRESHOLD = 4 << 20  # buffers from this size on come from, and go back to, the system
+# (above the 1 MiB blocks a transfer moves: mapping each of those costs more CPU than the copy)
 ARENA_MAX = 4
 
 
