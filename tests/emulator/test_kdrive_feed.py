@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from ikdav.emulator.app import Emulator
 
-from .test_kdrive_support import JANE_DRIVE, KDrive, failure, kdrive, success
+from .test_kdrive_support import JANE_DRIVE, KDrive, failure, success
 
 D = f"/3/drive/{JANE_DRIVE}"
 D2 = f"/2/drive/{JANE_DRIVE}"
-
-
-@pytest.fixture
-def emu(fresh_emulator: Emulator) -> Emulator:
-    return fresh_emulator
-
-
-@pytest.fixture
-def jane(emu: Emulator) -> Iterator[KDrive]:
-    client = kdrive(emu)
-    yield client
-    client.close()
 
 
 def listing(client: KDrive, dir_id: int, **params: Any) -> dict[str, Any]:

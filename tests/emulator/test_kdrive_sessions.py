@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,18 +15,6 @@ from ikdav.emulator.sample_data import MARC_ID
 from .test_kdrive_support import JANE_DRIVE, KDrive, failure, kdrive, success
 
 START = f"/3/drive/{JANE_DRIVE}/upload/session/start"
-
-
-@pytest.fixture
-def emu(fresh_emulator: Emulator) -> Emulator:
-    return fresh_emulator
-
-
-@pytest.fixture
-def jane(emu: Emulator) -> Iterator[KDrive]:
-    client = kdrive(emu)
-    yield client
-    client.close()
 
 
 def start(client: KDrive, **fields: Any) -> httpx.Response:

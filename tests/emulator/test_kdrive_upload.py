@@ -13,19 +13,7 @@ import xxhash
 
 from ikdav.emulator.app import Emulator
 
-from .test_kdrive_support import JANE_DRIVE, KDrive, failure, kdrive, success
-
-
-@pytest.fixture
-def emu(fresh_emulator: Emulator) -> Emulator:
-    return fresh_emulator
-
-
-@pytest.fixture
-def jane(emu: Emulator) -> Iterator[KDrive]:
-    client = kdrive(emu)
-    yield client
-    client.close()
+from .test_kdrive_support import JANE_DRIVE, KDrive, failure, success
 
 
 def xxh3(content: bytes) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,7 +10,8 @@ import pytest
 
 from ikdav.emulator.app import Emulator
 from ikdav.emulator.mail_ids import folder_id, folder_path
-from ikdav.emulator.sample_data import JANE_ID
+
+from .mail_support import JaneMailbox, assert_error, mailbox_fixtures
 
 CONTRACT_EXAMPLES = {
     "INBOX": "eJzz9HPyjwAABGYBgQ--",
@@ -22,14 +22,8 @@ CONTRACT_EXAMPLES = {
 FOLDER_FIELDS = {"id", "path", "name", "role", "is_favorite", "unread_count", "separator", "children"}
 
 
-class Mail:
-    """Jane's primary mailbox over HTTP."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
-        self.uuid = emulator.state.mail.mailbox("jane@example.ch").uuid
-        self.http = httpx.Client(base_url=emulator.mail_url, timeout=10,
-                                 headers={"Authorization": f"Bearer {emulator.issue_token(JANE_ID)}"})
+class Mail(JaneMailbox):
+    """Jane's primary mailbox through the folder routes."""
 
     def tree(self, **params: str) -> list[dict[str, Any]]:
         response = self.http.get(f"/api/mail/{self.uuid}/folder", params=params)
@@ -67,25 +61,7 @@ class Mail:
         return response.json()["data"]["messages_uids"]
 
 
-@pytest.fixture
-def mail(emulator: Emulator) -> Iterator[Mail]:
-    client = Mail(emulator)
-    yield client
-    client.http.close()
-
-
-@pytest.fixture
-def fresh_mail(fresh_emulator: Emulator) -> Iterator[Mail]:
-    client = Mail(fresh_emulator)
-    yield client
-    client.http.close()
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["result"] == "error"
-    assert body["error"]["code"] == code
+mail, fresh_mail = mailbox_fixtures(Mail, "mail")
 
 
 # -- ids ------------------------------------------------------------------------------------------

@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from ikdav.emulator.app import Emulator
 from ikdav.emulator.mail_ids import folder_id
-from ikdav.emulator.sample_data import JANE_ID
+
+from .mail_support import JaneMailbox, assert_error, mailbox_fixtures
 
 INBOX = folder_id("INBOX")
 TRASH = folder_id("Trash")
 ARCHIVE = folder_id("Archive")
 
 
-class Messages:
-    def __init__(self, emulator: Emulator) -> None:
-        self.store = emulator.state.mail
-        self.box = self.store.mailbox("jane@example.ch")
-        self.base = f"/api/mail/{self.box.uuid}"
-        self.http = httpx.Client(base_url=emulator.mail_url, timeout=30,
-                                 headers={"Authorization": f"Bearer {emulator.issue_token(JANE_ID)}"})
+class Messages(JaneMailbox):
+    """Jane's mailbox through the raw download and the message actions."""
 
     def download(self, folder: str, uid: int | str, **headers: str) -> httpx.Response:
         return self.http.get(f"{self.base}/folder/{folder}/message/{uid}/download",
                              headers={"Accept": "message/rfc822", **headers})
-
-    def action(self, action: str, body: dict[str, Any]) -> httpx.Response:
-        return self.http.post(f"{self.base}/message/{action}", json=body)
 
     def uids(self, path: str) -> list[int]:
         return [m.uid for m in self.store.list_messages(self.box, path)]
@@ -42,24 +33,7 @@ class Messages:
         return message
 
 
-@pytest.fixture
-def api(emulator: Emulator) -> Iterator[Messages]:
-    client = Messages(emulator)
-    yield client
-    client.http.close()
-
-
-@pytest.fixture
-def fresh_api(fresh_emulator: Emulator) -> Iterator[Messages]:
-    client = Messages(fresh_emulator)
-    yield client
-    client.http.close()
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["result"] == "error"
-    assert response.json()["error"]["code"] == code
+api, fresh_api = mailbox_fixtures(Messages, "api")
 
 
 def long_uids(folder: str, uids: list[int]) -> list[str]:

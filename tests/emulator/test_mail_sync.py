@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
@@ -13,7 +12,8 @@ import pytest
 
 from ikdav.emulator.app import Emulator
 from ikdav.emulator.mail_ids import folder_id
-from ikdav.emulator.sample_data import JANE_ID
+
+from .mail_support import JaneMailbox, assert_error, mailbox_fixtures
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 MESSAGE_FIELDS = {
@@ -26,15 +26,8 @@ FLAG_FIELDS = {"uid", "seen", "flagged", "answered", "forwarded", "scheduled", "
 INBOX = folder_id("INBOX")
 
 
-class Sync:
+class Sync(JaneMailbox):
     """Jane's primary mailbox through the mobile routes."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self.store = emulator.state.mail
-        self.box = self.store.mailbox("jane@example.ch")
-        self.base = f"/api/mail/{self.box.uuid}"
-        self.http = httpx.Client(base_url=emulator.mail_url, timeout=30,
-                                 headers={"Authorization": f"Bearer {emulator.issue_token(JANE_ID)}"})
 
     def mobile(self, folder: str, route: str) -> str:
         return f"{self.base}/folder/{folder}/mobile/{route}"
@@ -60,28 +53,8 @@ class Sync:
         assert response.status_code == 200, response.text
         return response.json()["data"]
 
-    def action(self, action: str, body: dict[str, Any]) -> httpx.Response:
-        return self.http.post(f"{self.base}/message/{action}", json=body)
 
-
-@pytest.fixture
-def sync(emulator: Emulator) -> Iterator[Sync]:
-    client = Sync(emulator)
-    yield client
-    client.http.close()
-
-
-@pytest.fixture
-def fresh_sync(fresh_emulator: Emulator) -> Iterator[Sync]:
-    client = Sync(fresh_emulator)
-    yield client
-    client.http.close()
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["result"] == "error"
-    assert response.json()["error"]["code"] == code
+sync, fresh_sync = mailbox_fixtures(Sync, "sync")
 
 
 def parse_date(text: str) -> datetime:

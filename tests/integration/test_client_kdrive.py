@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import xxhash
@@ -15,8 +15,6 @@ from ikdav.infomaniak import (
     NO_KDRIVE_MESSAGE,
     ROOT_ID,
     AlreadyExists,
-    ClientSettings,
-    Endpoints,
     File,
     Forbidden,
     Invalid,
@@ -30,27 +28,16 @@ from ikdav.infomaniak import (
     apply_changes,
 )
 
+from .client_support import KDriveFactory, Transports, endpoints
+
 DRIVE = 140946
 FAMILY_DRIVE = 140947
-
-KDriveFactory = Callable[..., KDrive]
 
 
 @pytest.fixture
 def make_kdrive() -> Iterator[KDriveFactory]:
-    made: list[Transport] = []
-
-    def make(emu: Emulator, **settings: object) -> KDrive:
-        options = {"retry_backoff": (0.05, 0.1, 0.2), **settings}
-        transport = Transport(Endpoints(emu.login_url, emu.api_url, emu.mail_url),
-                              StaticTokenProvider(emu.issue_token(JANE_ID)),
-                              ClientSettings(**options))  # type: ignore[arg-type]
-        made.append(transport)
-        return KDrive(transport)
-
-    yield make
-    for transport in made:
-        transport.close()
+    with Transports(retry_backoff=(0.05, 0.1, 0.2)) as transports:
+        yield transports.jane_kdrive
 
 
 def private_id(kdrive: KDrive, drive_id: int = DRIVE) -> int:
@@ -96,8 +83,7 @@ def test_an_account_without_kdrive_lists_no_drive(emulator: Emulator, make_kdriv
 
 def test_a_token_without_kdrive_scope_is_forbidden(emulator: Emulator) -> None:
     token = emulator.issue_token(JANE_ID, scopes="user_info mail")
-    with Transport(Endpoints(emulator.login_url, emulator.api_url, emulator.mail_url),
-                   StaticTokenProvider(token)) as transport:
+    with Transport(endpoints(emulator), StaticTokenProvider(token)) as transport:
         with pytest.raises(Forbidden) as caught:
             KDrive(transport).drives()
     assert caught.value.code == "access_denied"

@@ -13,7 +13,6 @@ from ikdav.emulator.sample_data import JANE_ID
 from ikdav.infomaniak import (
     AlreadyExists,
     ClientSettings,
-    Endpoints,
     InvalidCursor,
     Mail,
     Mailbox,
@@ -26,6 +25,8 @@ from ikdav.infomaniak import (
     long_uid,
 )
 
+from .client_support import endpoints
+
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
@@ -37,8 +38,8 @@ def emu() -> Iterator[Emulator]:
 @pytest.fixture(scope="module")
 def mail(emu: Emulator) -> Iterator[Mail]:
     token = emu.issue_token(JANE_ID)
-    endpoints = Endpoints(emu.login_url, emu.api_url, emu.mail_url)
-    with Transport(endpoints, StaticTokenProvider(token), ClientSettings(retry_backoff=(0.05,))) as transport:
+    with Transport(endpoints(emu), StaticTokenProvider(token),
+                   ClientSettings(retry_backoff=(0.05,))) as transport:
         yield Mail(transport)
 
 

@@ -35,16 +35,9 @@ from ikdav.infomaniak import (
     get_profile,
 )
 
+from .client_support import endpoints, expire
+
 REDIRECT_URI = DEMO_REDIRECT_URIS[0]
-
-
-def endpoints(emu: Emulator) -> Endpoints:
-    return Endpoints(emu.login_url, emu.api_url, emu.mail_url)
-
-
-def expire(emu: Emulator, token_set: TokenSet) -> None:
-    """Make this one access token expire now at the emulator (other tokens of the user live on)."""
-    emu.state.identity.access_tokens[token_set.access_token].expires_at = time.time() - 1
 
 
 @pytest.fixture

@@ -14,41 +14,25 @@ import pytest
 import xxhash
 
 from ikdav.emulator.app import Emulator, SampleOptions
-from ikdav.emulator.sample_data import JANE_ID
 from ikdav.infomaniak import (
     AlreadyExists,
-    ClientSettings,
-    Endpoints,
     Invalid,
     KDrive,
     QuotaExceeded,
     RangeNotSatisfiable,
-    StaticTokenProvider,
-    Transport,
     UpstreamUnavailable,
 )
+
+from .client_support import KDriveFactory, Transports
 
 DRIVE = 140946
 MiB = 1 << 20
 
-KDriveFactory = Callable[..., KDrive]
-
 
 @pytest.fixture
 def make_kdrive() -> Iterator[KDriveFactory]:
-    made: list[Transport] = []
-
-    def make(emu: Emulator, **settings: object) -> KDrive:
-        options = {"retry_backoff": (0.02, 0.05, 0.1), **settings}
-        transport = Transport(Endpoints(emu.login_url, emu.api_url, emu.mail_url),
-                              StaticTokenProvider(emu.issue_token(JANE_ID)),
-                              ClientSettings(**options))  # type: ignore[arg-type]
-        made.append(transport)
-        return KDrive(transport)
-
-    yield make
-    for transport in made:
-        transport.close()
+    with Transports(retry_backoff=(0.02, 0.05, 0.1)) as transports:
+        yield transports.jane_kdrive
 
 
 class OneTimeStream:

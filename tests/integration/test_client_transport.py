@@ -31,32 +31,19 @@ from ikdav.infomaniak import (
 )
 from ikdav.infomaniak.models import TokenSet
 
+from .client_support import Transports, endpoints, expire
+
 FAST_RETRIES = (0.05, 0.1, 0.2)
-
-
-def endpoints(emu: Emulator) -> Endpoints:
-    return Endpoints(emu.login_url, emu.api_url, emu.mail_url)
-
-
-def expire(emu: Emulator, token_set: TokenSet) -> None:
-    """Make this one access token expire now at the emulator (other tokens of the user live on)."""
-    emu.state.identity.access_tokens[token_set.access_token].expires_at = time.time() - 1
 
 
 @pytest.fixture
 def make_transport(emulator: Emulator, jane_token: str) -> Iterator:
-    made: list[Transport] = []
+    with Transports(retry_backoff=FAST_RETRIES) as transports:
 
-    def make(token: str | None = None, **settings: object) -> Transport:
-        options = {"retry_backoff": FAST_RETRIES, **settings}
-        transport = Transport(endpoints(emulator), StaticTokenProvider(token or jane_token),
-                              ClientSettings(**options))  # type: ignore[arg-type]
-        made.append(transport)
-        return transport
+        def make(token: str | None = None, **settings: object) -> Transport:
+            return transports.open(emulator, token or jane_token, **settings)
 
-    yield make
-    for transport in made:
-        transport.close()
+        yield make
 
 
 def profile_requests(emu: Emulator, since: float) -> list:
