@@ -1,7 +1,8 @@
 """Logging set up from the config, with secrets masked before any handler writes a line.
 
 The mask runs as a filter on ikdav's handler, so it covers records from every library
-(WsgiDAV, cheroot, httpx), their arguments, tracebacks and stack traces alike.
+(WsgiDAV, cheroot, httpx), their arguments, tracebacks and stack traces alike. WsgiDAV's logger
+does not propagate by default; :func:`setup_logging` makes it, so its records pass the same mask.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class _IkdavHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def setup_logging(config: Config, stream: TextIO | None = None) -> None:
     """Send log records at ``config.logging.level`` to stderr (or ``stream``), secrets masked.
 
-    Calling it again replaces the previous setup. httpx and httpcore stay at WARNING unless the
-    level is DEBUG: their INFO lines repeat every upstream request.
+    Calling it again replaces the previous setup. httpx and httpcore stay at WARNING, and WsgiDAV
+    at ERROR, unless the level is DEBUG: their INFO lines repeat every request.
     """
     level = getattr(logging, config.logging.level)
     root = logging.getLogger()
@@ -81,4 +82,9 @@ def setup_logging(config: Config, stream: TextIO | None = None) -> None:
     chatty = logging.DEBUG if level == logging.DEBUG else logging.WARNING
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(chatty)
+    # WsgiDAV keeps its records to itself (``propagate = False``); route them through the handler
+    # above so they are masked too. Below DEBUG only its errors: its warnings repeat per request.
+    wsgidav = logging.getLogger("wsgidav")
+    wsgidav.propagate = True
+    wsgidav.setLevel(logging.DEBUG if level == logging.DEBUG else logging.ERROR)
     logging.getLogger(ACCESS_LOGGER).disabled = not config.logging.access_log

@@ -12,6 +12,7 @@ import hmac
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 
 # scrypt cost: ~50 ms and 16 MiB per check on a small machine; slow for an attacker,
 # acceptable because verified results are cached.
@@ -58,43 +59,57 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+@dataclass(frozen=True)
+class VerifiedLogin:
+    """What a cached login remembers: the account and which of its app passwords matched."""
+
+    account_id: int
+    password_id: int
+
+
 class VerifiedCache:
     """Remembers recently verified (user, password) pairs for ``ttl`` seconds.
 
     Keys are HMAC-SHA256 digests under a per-process random key, so a memory dump reveals no
-    password. Revoking a password or an account clears the cache.
+    password. Revoking a password or an account in this process clears the cache; the password
+    id kept with each entry lets the caller notice a revocation made by another process.
     """
 
     def __init__(self, ttl: float = 60.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._key = secrets.token_bytes(32)
-        self._entries: dict[bytes, tuple[float, int]] = {}
+        self._entries: dict[bytes, tuple[float, VerifiedLogin]] = {}
         self._lock = threading.Lock()
 
     def _digest(self, user: str, password: str) -> bytes:
         message = user.lower().encode("utf-8") + b"\0" + password.encode("utf-8")
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def get(self, user: str, password: str) -> int | None:
-        """The account id if this pair was verified less than ``ttl`` seconds ago."""
+    def get(self, user: str, password: str) -> VerifiedLogin | None:
+        """The login if this pair was verified less than ``ttl`` seconds ago."""
         digest = self._digest(user, password)
         with self._lock:
             entry = self._entries.get(digest)
             if entry is None:
                 return None
-            expires, account_id = entry
+            expires, login = entry
             if expires < time.monotonic():
                 del self._entries[digest]
                 return None
-            return account_id
+            return login
 
-    def put(self, user: str, password: str, account_id: int) -> None:
+    def put(self, user: str, password: str, login: VerifiedLogin) -> None:
         digest = self._digest(user, password)
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[digest] = (time.monotonic() + self.ttl, account_id)
+            self._entries[digest] = (time.monotonic() + self.ttl, login)
+
+    def forget(self, user: str, password: str) -> None:
+        """Drop one pair (its password was revoked elsewhere)."""
+        with self._lock:
+            self._entries.pop(self._digest(user, password), None)
 
     def clear(self) -> None:
         with self._lock:

@@ -128,6 +128,14 @@ class AppPassword:
 
 
 @dataclass(frozen=True)
+class PasswordMatch:
+    """A successful app-password check: whose account, and which of its passwords matched."""
+
+    account: Account
+    password_id: int
+
+
+@dataclass(frozen=True)
 class PendingState:
     verifier: str
     account_id: int | None
@@ -357,8 +365,12 @@ class AccountStore:
                                   (password_id, account_id))
         return cursor.rowcount > 0
 
-    def check_app_password(self, email: str, password: str) -> Account | None:
-        """The account if ``password`` is one of its app passwords (slow: scrypt per stored hash)."""
+    def verify_app_password(self, email: str, password: str) -> PasswordMatch | None:
+        """The account and the id of the app password that matches (slow: scrypt per stored hash).
+
+        Every stored hash is checked, and an unknown e-mail costs one check too, so the time taken
+        reveals neither which e-mails exist nor which of several passwords matched.
+        """
         account = self.by_email(email)
         if account is None:
             # Same work as a real check, so timing does not reveal which e-mails exist.
@@ -369,14 +381,28 @@ class AccountStore:
         matched = None
         for row in rows:
             if verify_password(password, row["hash"]):
-                matched = row["id"]
+                matched = int(row["id"])
         if not rows:
             verify_password(password, _DUMMY_HASH)
         if matched is None:
             return None
         self.connection().execute("UPDATE app_passwords SET last_used_at = ? WHERE id = ?",
                                   (time.time(), matched))
-        return account
+        return PasswordMatch(account, matched)
+
+    def check_app_password(self, email: str, password: str) -> Account | None:
+        """The account if ``password`` is one of its app passwords (see :meth:`verify_app_password`)."""
+        match = self.verify_app_password(email, password)
+        return match.account if match else None
+
+    def app_password_alive(self, account_id: int, password_id: int) -> bool:
+        """Whether this app password still exists: one indexed lookup, cheap enough per request.
+
+        Lets a cached login notice a revocation or removal made by another process.
+        """
+        row = self.connection().execute("SELECT 1 FROM app_passwords WHERE id = ? AND account_id = ?",
+                                        (password_id, account_id)).fetchone()
+        return row is not None
 
     # -- OAuth states ------------------------------------------------------------------------------
     def put_state(self, state: str, verifier: str, browser_binding: str,

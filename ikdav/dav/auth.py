@@ -20,7 +20,7 @@ from typing import Any
 
 from wsgidav.dc.base_dc import BaseDomainController
 
-from ikdav.accounts.passwords import VerifiedCache
+from ikdav.accounts.passwords import VerifiedCache, VerifiedLogin
 from ikdav.accounts.store import AccountStore
 
 ENVIRON_ACCOUNT = "ikdav.account_id"
@@ -43,13 +43,14 @@ class LoginThrottle:
     """
 
     def __init__(self, *, per_pair: int = 5, per_address: int = 20, base_delay: float = 1.0,
-                 max_delay: float = 900.0, window: float = 900.0,
+                 max_delay: float = 900.0, window: float = 900.0, max_entries: int = 100_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.per_pair = per_pair
         self.per_address = per_address
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.window = window
+        self.max_entries = max_entries
         self.clock = clock
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str], _Failures] = {}
@@ -71,8 +72,8 @@ class LoginThrottle:
     def failed(self, user: str, address: str) -> None:
         now = self.clock()
         with self._lock:
-            if len(self._entries) > 100_000:
-                self._entries.clear()
+            if len(self._entries) > self.max_entries:
+                self._evict(now)
             for key, free in zip(self._keys(user, address), (self.per_pair, self.per_address), strict=True):
                 entry = self._entry(key, now)
                 entry.count += 1
@@ -80,6 +81,21 @@ class LoginThrottle:
                 if entry.count >= free:
                     delay = min(self.max_delay, self.base_delay * 2 ** (entry.count - free))
                     entry.blocked_until = now + delay
+
+    def _evict(self, now: float) -> None:
+        """Make room without forgetting live blocks: drop quiet entries, then the oldest half.
+
+        Clearing everything would let someone who fills the table with made-up user names wipe
+        the penalties of a guessing attack in progress.
+        """
+        quiet = [key for key, entry in self._entries.items()
+                 if now - entry.last > self.window and now >= entry.blocked_until]
+        for key in quiet:
+            del self._entries[key]
+        if len(self._entries) > self.max_entries // 2:
+            by_age = sorted(self._entries.items(), key=lambda item: max(item[1].last, item[1].blocked_until))
+            for key, _ in by_age[: len(by_age) // 2]:
+                del self._entries[key]
 
     def succeeded(self, user: str, address: str) -> None:
         with self._lock:
@@ -111,8 +127,11 @@ def client_address(environ: dict[str, Any]) -> str:
 class AppPasswordDomainController(BaseDomainController):
     """WsgiDAV domain controller: Basic auth against the account store's app passwords.
 
-    MUST: refuse anything but a live app password of the account named by the user name.
-    SHOULD: answer repeated requests fast (verified pairs are cached for ``cache_ttl`` seconds).
+    MUST: refuse anything but a live app password of the account named by the user name, also
+    when another process revoked it a moment ago (a cache hit still checks that the password row
+    exists: one indexed lookup instead of a KDF run).
+    SHOULD: answer repeated requests fast (verified pairs are cached for the cache's ``ttl``) and
+    record when the account was last used (:meth:`AccountStore.touch` throttles the writes).
     The account id is put into ``environ["ikdav.account_id"]`` for the provider.
     """
 
@@ -134,16 +153,21 @@ class AppPasswordDomainController(BaseDomainController):
 
     def basic_auth_user(self, realm: str, user_name: str, password: str, environ: dict[str, Any]) -> bool:
         address = client_address(environ)
-        account_id = self.cache.get(user_name, password)
-        if account_id is None:
-            account = self.store.check_app_password(user_name, password)
-            if account is None:
+        login = self.cache.get(user_name, password)
+        if login is not None and not self.store.app_password_alive(login.account_id, login.password_id):
+            # Revoked or removed by another process (``ikdav accounts remove``, another instance).
+            self.cache.forget(user_name, password)
+            login = None
+        if login is None:
+            match = self.store.verify_app_password(user_name, password)
+            if match is None:
                 self.throttle.failed(user_name, address)
                 return False
-            account_id = account.id
-            self.cache.put(user_name, password, account_id)
+            login = VerifiedLogin(match.account.id, match.password_id)
+            self.cache.put(user_name, password, login)
         self.throttle.succeeded(user_name, address)
-        environ[ENVIRON_ACCOUNT] = account_id
+        self.store.touch(login.account_id)
+        environ[ENVIRON_ACCOUNT] = login.account_id
         notes = environ.get("ikdav.request_notes")
         if isinstance(notes, dict):
             notes["user"] = user_name

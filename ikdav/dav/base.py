@@ -28,6 +28,11 @@ def account_of(environ: dict[str, Any]) -> int:
     return int(account)
 
 
+def account_ref_root(account_id: int) -> str:
+    """The prefix of every ref URL of one account: its locks and dead properties live below it."""
+    return f"/{account_id}"
+
+
 def join(parent: str, name: str) -> str:
     return parent.rstrip("/") + "/" + name
 
@@ -42,7 +47,8 @@ class ScopedResource(_DAVResource):
         return self.environ["ikdav.session"]  # type: ignore[no-any-return]
 
     def get_ref_url(self) -> str:
-        return f"/{account_of(self.environ)}" + quote(self.provider.share_path + self.get_preferred_path())
+        return account_ref_root(account_of(self.environ)) + quote(self.provider.share_path
+                                                                  + self.get_preferred_path())
 
     def check_no_foreign_locks(self) -> None:
         """Raise 423 if this resource or anything below it is locked by a token the request lacks.

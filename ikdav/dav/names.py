@@ -2,8 +2,10 @@
 
 Every path component that reaches the provider goes through :func:`validate_segment`, so the
 layers below never see ``..``, NUL, control characters, undecodable bytes or names longer than
-kDrive accepts. Message files are named ``<local date> <HHMM> <clean subject> [<uid>].eml``;
-the uid in brackets makes the name unique and lets a path resolve without listing the folder.
+kDrive accepts; :func:`check_url_path` refuses URLs that normalising would change (dot segments,
+encoded slashes) before anything resolves them. Message files are named
+``<local date> <HHMM> <clean subject> [<uid>].eml``; the uid in brackets makes the name unique
+and lets a path resolve without listing the folder.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import unicodedata
 from datetime import datetime
 from email.header import decode_header, make_header
+from urllib.parse import unquote
 
 MAX_NAME_BYTES = 255
 MAX_SUBJECT_CHARS = 100
@@ -21,6 +24,7 @@ FORBIDDEN_IN_SUBJECT = re.compile(r'[/\\:*?"<>|]')
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MESSAGE_NAME = re.compile(r"\[(\d{1,20})\]\.eml\Z")
 SURROGATE = re.compile("[\ud800-\udfff]")
+ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
 
 
 class InvalidName(ValueError):
@@ -41,6 +45,20 @@ def validate_segment(name: str) -> str:
     if len(normalized.encode("utf-8")) > MAX_NAME_BYTES:
         raise InvalidName(f"the name is longer than {MAX_NAME_BYTES} bytes")
     return normalized
+
+
+def check_url_path(raw_path: str) -> None:
+    """Refuse a percent-encoded URL path that normalising would silently change.
+
+    ``..`` and ``.`` segments (also as ``%2e%2e``) would be resolved to another folder, and an
+    encoded slash (``%2F``) would either split a name in two or stay literal, depending on the
+    layer. Neither ever comes from a client that means well, so both are an :class:`InvalidName`.
+    """
+    for part in raw_path.split("/"):
+        if ENCODED_SLASH.search(part):
+            raise InvalidName("a name cannot contain an encoded '/' (%2F)")
+        if part in (".", "..") or (("%" in part) and unquote(part) in (".", "..")):
+            raise InvalidName("'.' and '..' segments are not allowed in a path")
 
 
 def split_path(path: str) -> list[str]:
@@ -81,7 +99,10 @@ def clean_subject(subject: str | None) -> str:
 
 def message_file_name(internal_date: datetime, subject: str | None, uid: str) -> str:
     """``2026-11-27 1402 Quarterly report [1042].eml`` (date and time in the server's zone)."""
-    local = internal_date.astimezone()
+    try:
+        local = internal_date.astimezone()
+    except (OverflowError, ValueError, OSError):
+        local = internal_date  # at the edge of the calendar (year 1, 9999): shown in its own zone
     return f"{local:%Y-%m-%d %H%M} {clean_subject(subject)} [{uid}].eml"
 
 
