@@ -135,6 +135,7 @@ class DavConfig:
     mount_path: str = setting("/dav", "a path like /dav")
     lock_storage: str = setting("", "a file path like ./data/locks.shelve, or empty for the default")
     max_xml_body: int = setting(1048576, "a byte count like 1048576", minimum=1024, maximum=64 * _MIB)
+    max_locks_per_account: int = setting(1000, "a lock count like 1000", minimum=1, maximum=1_000_000)
 
 
 @dataclass(frozen=True)

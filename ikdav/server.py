@@ -30,6 +30,7 @@ from ikdav.services import Services, build_services
 log = logging.getLogger("ikdav.server")
 access_log = logging.getLogger("ikdav.access")
 
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers together; more is answered 413
 REQUEST_NOTES = "ikdav.request_notes"  # a dict the layers below fill in for the access log
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -103,6 +104,7 @@ def make_server(config: Config, app: WSGIApp) -> wsgi.Server:
     # Finder and Explorer keep many connections open; cheroot keeps only 10 idle ones by default
     # and makes the others reconnect for every request.
     server.keep_alive_conn_limit = max(64, 2 * config.server.threads)
+    server.max_request_header_size = MAX_HEADER_BYTES  # cheroot's default, 0, reads headers without limit
     if config.server.tls_cert and config.server.tls_key:
         server.ssl_adapter = BuiltinSSLAdapter(config.server.tls_cert, config.server.tls_key)
     return server

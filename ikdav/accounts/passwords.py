@@ -7,11 +7,13 @@ for a short while under an HMAC of the pair; the plain password is never kept in
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # scrypt cost: ~50 ms and 16 MiB per check on a small machine; slow for an attacker,
@@ -37,10 +39,16 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+# Each scrypt run holds 16 MiB; a burst of clients connecting at once (32 Finder connections, or
+# many wrong passwords) would otherwise stack them up. Two at a time keeps both cores busy.
+KDF_SLOTS = threading.BoundedSemaphore(2)
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(SALT_BYTES)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
-                            dklen=32)
+    with KDF_SLOTS:
+        digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
+                                dklen=32)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
@@ -52,8 +60,9 @@ def verify_password(password: str, encoded: str) -> bool:
             return False
         salt = base64.b64decode(salt_b64)
         expected = base64.b64decode(digest_b64)
-        actual = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p),
-                                dklen=len(expected))
+        with KDF_SLOTS:
+            actual = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p),
+                                    dklen=len(expected))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
@@ -81,6 +90,7 @@ class VerifiedCache:
         self._key = secrets.token_bytes(32)
         self._entries: dict[bytes, tuple[float, VerifiedLogin]] = {}
         self._lock = threading.Lock()
+        self._checking: dict[bytes, tuple[threading.Lock, int]] = {}  # pair -> (lock, waiters)
 
     def _digest(self, user: str, password: str) -> bytes:
         message = user.lower().encode("utf-8") + b"\0" + password.encode("utf-8")
@@ -105,6 +115,27 @@ class VerifiedCache:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
             self._entries[digest] = (time.monotonic() + self.ttl, login)
+
+    @contextlib.contextmanager
+    def checking(self, user: str, password: str) -> Iterator[None]:
+        """One slow check per pair at a time: requests that arrive together wait for the first.
+
+        Callers look the pair up again inside the block; the first one's result is then there.
+        """
+        digest = self._digest(user, password)
+        with self._lock:
+            lock, waiters = self._checking.get(digest, (threading.Lock(), 0))
+            self._checking[digest] = (lock, waiters + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, waiters = self._checking[digest]
+                if waiters <= 1:
+                    del self._checking[digest]
+                else:
+                    self._checking[digest] = (lock, waiters - 1)
 
     def forget(self, user: str, password: str) -> None:
         """Drop one pair (its password was revoked elsewhere)."""

@@ -56,6 +56,14 @@ def state_missing() -> Failure:
         "Start again from the connect page.", code="state_missing")
 
 
+def code_missing() -> Failure:
+    return Failure(
+        400, "This sign-in did not finish",
+        "The address the browser came back to carries neither an authorization code nor an error from "
+        "Infomaniak, so there is nothing to finish the sign-in with (was the address typed or cut?).",
+        "Start again from the connect page.", code="code_missing")
+
+
 def state_invalid() -> Failure:
     return Failure(
         400, "This sign-in link is no longer valid",

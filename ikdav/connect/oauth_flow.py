@@ -82,6 +82,8 @@ class OAuthFlow:
         pending = self.services.store.pop_state(state, browser, max_age=STATE_MAX_AGE)
         if pending is None:
             raise failures.state_invalid()
+        if not request.arg("code") and not request.arg("error"):
+            raise failures.code_missing()
         try:
             code = oauth.code_from_callback(request.query, expected_state=state)
         except OAuthError as exc:

@@ -39,7 +39,8 @@ def wsgidav_config(services: Services) -> dict[str, Any]:
         "lock_storage": LockStorageShelve(str(config.lock_storage_path)),
         "property_manager": ShelvePropertyManager(str(config.data_path / PROPERTIES_FILE)),
         "mutable_live_props": ["{DAV:}getlastmodified"],
-        "hotfixes": {"emulate_win32_lastmod": True, "re_encode_path_info": True, "unquote_path_info": False},
+        # Path decoding is done (and checked) by PlainErrors, so WsgiDAV's own is off.
+        "hotfixes": {"emulate_win32_lastmod": True, "re_encode_path_info": False, "unquote_path_info": False},
         "honor_mtime_header": True,
         "add_header_MS_Author_Via": True,
         "block_size": BLOCK_SIZE,

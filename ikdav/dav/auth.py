@@ -159,12 +159,15 @@ class AppPasswordDomainController(BaseDomainController):
             self.cache.forget(user_name, password)
             login = None
         if login is None:
-            match = self.store.verify_app_password(user_name, password)
-            if match is None:
-                self.throttle.failed(user_name, address)
-                return False
-            login = VerifiedLogin(match.account.id, match.password_id)
-            self.cache.put(user_name, password, login)
+            with self.cache.checking(user_name, password):
+                login = self.cache.get(user_name, password)  # verified meanwhile by a parallel request
+                if login is None:
+                    match = self.store.verify_app_password(user_name, password)
+                    if match is None:
+                        self.throttle.failed(user_name, address)
+                        return False
+                    login = VerifiedLogin(match.account.id, match.password_id)
+                    self.cache.put(user_name, password, login)
         self.throttle.succeeded(user_name, address)
         self.store.touch(login.account_id)
         environ[ENVIRON_ACCOUNT] = login.account_id

@@ -29,7 +29,7 @@ from ikdav.dav.errors import Created, DavFailure, read_only, upstream_errors
 from ikdav.dav.names import InvalidName, is_finder_metadata, validate_segment
 from ikdav.dav.sidecar_resource import SidecarFile
 from ikdav.dav.streams import RemoteReader, UploadWriter
-from ikdav.infomaniak import Drive, File, KDrive
+from ikdav.infomaniak import AlreadyExists, Drive, File, KDrive
 
 # The drive's special folders, always shown under these names (DESIGN.md), found by visibility.
 TOP_FOLDERS = (("Private", "private"), ("Common documents", "common"), ("Shared", "shared"))
@@ -361,7 +361,12 @@ class KDriveFolder(KDriveItem, DAVCollection):
         self.check_writable_child()
         item = self.require_file()
         with upstream_errors():
-            created = self.kdrive.mkdir(self.drive.id, item.id, name)
+            try:
+                created = self.kdrive.mkdir(self.drive.id, item.id, name)
+            except AlreadyExists as exc:
+                # Made meanwhile by someone else (two clients syncing at once): RFC 4918 says 405.
+                self.cache.forget_dir(self.drive.id, item.id)
+                raise DavFailure(405, f"'{name}' exists already.") from exc
         self.cache.upsert(self.drive.id, item.id, created)
         return KDriveFolder(join(self.path, created.name), self.environ, self.drive, created)
 

@@ -49,7 +49,6 @@ MAX_XML_ELEMENTS = 1000
 MAX_LOCK_SECONDS = 86_400
 # Active locks one account may hold. Clients lock the files they have open or are writing, a few
 # at a time; a thousand is far beyond that and still keeps the lock store small.
-MAX_LOCKS_PER_ACCOUNT = 1000
 UNSAFE_URL_BYTES = re.compile(rb"[^\x21-\x7e]")
 
 
@@ -297,8 +296,9 @@ class RequestGuard(BaseMiddleware):
       way instead of being ignored;
     - COPY/MOVE ``Destination`` headers outside the share or with invalid names: 403/400;
     - LOCK: the timeout is capped at :data:`MAX_LOCK_SECONDS`; a new lock beyond
-      :data:`MAX_LOCKS_PER_ACCOUNT` active locks of the account: 507, since the server will not
-      store more lock state for it (a 423 would blame another lock holder, a 503 invites retries);
+      ``dav.max_locks_per_account`` (1000 by default) active locks of the account: 507, since the
+      server will not store more lock state for it (a 423 would blame another lock holder, a 503
+      invites retries);
     - answers ``X-OC-Mtime: accepted`` when a PUT carried a modification time that was stored, so
       ownCloud-style clients (rclone) skip a second PROPPATCH.
     """
@@ -308,7 +308,7 @@ class RequestGuard(BaseMiddleware):
         services = config[ENVIRON_SERVICES]
         self.max_xml_body: int = services.config.dav.max_xml_body
         self.mount_path: str = services.config.dav.mount_path
-        self.max_locks: int = MAX_LOCKS_PER_ACCOUNT
+        self.max_locks: int = services.config.dav.max_locks_per_account
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "")

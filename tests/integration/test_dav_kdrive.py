@@ -313,3 +313,11 @@ def test_wrong_password_and_other_users_are_refused(dav: DavServer) -> None:
                             headers={"Depth": "0"}).status_code == 401
     assert requests.request("PROPFIND", dav.url, auth=("marc@example.ch", dav.password),
                             headers={"Depth": "0"}).status_code == 401
+
+
+def test_mkcol_of_a_folder_made_meanwhile_elsewhere_is_405(dav: DavServer) -> None:
+    names(dav, PRIVATE)  # the listing is cached without the folder
+    dav.emulator.state.kdrive.make_dirs(MY_KDRIVE, "/Private/raced")
+    response = requests.request("MKCOL", dav.href(PRIVATE + "/raced"), auth=dav.auth)
+    assert response.status_code == 405, response.text
+    assert "raced" in names(dav, PRIVATE)

@@ -99,8 +99,8 @@ def test_a_callback_with_a_state_but_no_code_is_refused(server: ConnectServer) -
     visitor = server.visitor()
     state = state_of(visitor.start_oauth())
     calls = token_calls(server)
-    assert_refused(visitor.get(CALLBACK_PATH + "?" + urlencode({"state": state})), 400, "invalid_request",
-                   "Start again")
+    assert_refused(visitor.get(CALLBACK_PATH + "?" + urlencode({"state": state})), 400,
+                   "neither an authorization code nor an error", "Start again")
     assert_refused(visitor.get(CALLBACK_PATH + "?error=access_denied"), 400)
     assert token_calls(server) == calls and stored_state(server) == (0, 0)
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from ikdav.dav import middleware
 from ikdav.emulator.app import Emulator, SampleOptions
 from ikdav.emulator.kdrive_sample import JANE_DRIVE
 
@@ -313,8 +312,6 @@ def test_a_raw_utf8_destination_names_the_right_file(share: SharedServer) -> Non
 
 # -- headers --------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="cheroot reads headers without limit until ikdav/server.py sets "
-                                       "max_request_header_size")
 @pytest.mark.parametrize("path", ["/dav/", "/healthz", "/"])
 def test_oversized_headers_are_refused_by_the_server(share: SharedServer, path: str) -> None:
     head = f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Padding: ".encode() + b"a" * (1 << 20)
@@ -361,13 +358,11 @@ def test_lock_timeouts_are_capped_at_a_day(share: SharedServer, asked: str | Non
         share.jane.request("UNLOCK", TARGET, headers={"Lock-Token": token})
 
 
-def test_a_lock_flood_is_bounded_per_account(fresh_emulator: Emulator, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(middleware, "MAX_LOCKS_PER_ACCOUNT", 12)
+def test_a_lock_flood_is_bounded_per_account(fresh_emulator: Emulator, tmp_path: Path) -> None:
     kdrive = fresh_emulator.state.kdrive
     for number in range(14):
         kdrive.put_file(JANE_DRIVE, f"/Private/flood/f{number}.txt", b"x")
-    shared = start_shared(fresh_emulator, tmp_path / "data")
+    shared = start_shared(fresh_emulator, tmp_path / "data", **{"dav.max_locks_per_account": 12})
     jane, marc = shared.jane, shared.marc
     try:
         folder = JANE_PRIVATE + "/flood"

@@ -323,6 +323,7 @@ def override_table(tmp_path: Path) -> dict[str, tuple[str, Any]]:
         "dav.mount_path": ("/files", "/files"),
         "dav.lock_storage": ("/var/lib/ikdav/locks", "/var/lib/ikdav/locks"),
         "dav.max_xml_body": ("2048", 2048),
+        "dav.max_locks_per_account": ("50", 50),
         "data_dir": ("/srv/ikdav", "/srv/ikdav"),
         "secret_key_file": ("/run/ikdav.key", "/run/ikdav.key"),
         "infomaniak.client_id": ("my-app", "my-app"),
