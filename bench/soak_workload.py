@@ -85,7 +85,7 @@ class Client:
         """Create the shared base folder (whoever comes first) and this client's own folder."""
         base = self.base_url + quote(f"{self.folder}/")
         for url in (base, self.url()):
-            for _ in range(10):
+            for _ in range(60):  # a tight upstream rate limit may refuse the first tries
                 try:
                     response = self.session.request("MKCOL", url, auth=self.auth, timeout=60)
                 except requests.RequestException:
