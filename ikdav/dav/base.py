@@ -70,6 +70,23 @@ class ScopedResource(_DAVResource):
         self.remove_all_locks(recursive=recursive)
 
 
+class DeletesNatively:
+    """Mixin: a DELETE is one native call in ``handle_delete``; WsgiDAV never walks the tree.
+
+    WsgiDAV falls back to ``delete`` (and asks ``support_recursive_delete``) on some paths; both
+    lead to the same single call.
+    """
+
+    def handle_delete(self) -> bool:
+        raise NotImplementedError
+
+    def support_recursive_delete(self) -> bool:
+        return True
+
+    def delete(self) -> None:
+        self.handle_delete()
+
+
 class VirtualCollection(ScopedResource, DAVCollection):
     """A fixed, read-only level of the tree; members come from ``members()``."""
 

@@ -24,7 +24,7 @@ from typing import Any
 from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, _DAVResource
 
-from ikdav.dav.base import ScopedResource, VirtualCollection, join
+from ikdav.dav.base import DeletesNatively, ScopedResource, VirtualCollection, join
 from ikdav.dav.errors import Created, DavFailure, read_only, upstream_errors
 from ikdav.dav.names import InvalidName, is_finder_metadata, validate_segment
 from ikdav.dav.sidecar_resource import SidecarFile
@@ -130,7 +130,7 @@ class DriveFolder(VirtualCollection):
         return self.drive.free
 
 
-class KDriveItem(ScopedResource):
+class KDriveItem(DeletesNatively, ScopedResource):
     """What kDrive folders and files share: identity, times, and the native changes."""
 
     drive: Drive
@@ -202,12 +202,6 @@ class KDriveItem(ScopedResource):
         self.cache.remove(self.drive.id, self.parent_id, self.name)
         self.forget_dead_state(recursive=True)
         return True
-
-    def support_recursive_delete(self) -> bool:
-        return True
-
-    def delete(self) -> None:
-        self.handle_delete()
 
     # -- move and copy --------------------------------------------------------------------------------
     def _destination(self, dest_path: str) -> tuple[KDriveFolder, str, _DAVResource | None]:

@@ -20,7 +20,7 @@ from typing import Any
 from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, _DAVResource
 
-from ikdav.dav.base import ScopedResource, VirtualCollection, join
+from ikdav.dav.base import DeletesNatively, ScopedResource, VirtualCollection, join
 from ikdav.dav.errors import Created, DavFailure, upstream_errors
 from ikdav.dav.mail_index import FolderIndex, MailCache, file_name
 from ikdav.dav.names import InvalidName, uid_from_file_name, validate_segment
@@ -121,7 +121,7 @@ class MailboxFolder(MailResource, VirtualCollection):
         return self.refuse_put(name)
 
 
-class MailFolderCollection(MailResource, DAVCollection):
+class MailFolderCollection(DeletesNatively, MailResource, DAVCollection):
     """A mail folder: its subfolders, then its messages."""
 
     def __init__(self, path: str, environ: dict[str, Any], mailbox: Mailbox, folder: MailFolder) -> None:
@@ -213,12 +213,6 @@ class MailFolderCollection(MailResource, DAVCollection):
         self.forget_dead_state(recursive=True)
         return True
 
-    def support_recursive_delete(self) -> bool:
-        return True
-
-    def delete(self) -> None:
-        self.handle_delete()
-
     def handle_move(self, dest_path: str) -> bool | list[tuple[str, DavFailure]]:
         parent = self.provider.get_resource_inst(util.get_uri_parent(dest_path), self.environ)
         current_parent = self.provider.get_resource_inst(util.get_uri_parent(self.path), self.environ)
@@ -250,7 +244,7 @@ class MailFolderCollection(MailResource, DAVCollection):
         raise DavFailure(403, "The date of a mail folder follows its newest message; it cannot be set.")
 
 
-class MessageFile(MailResource, DAVNonCollection):
+class MessageFile(DeletesNatively, MailResource, DAVNonCollection):
     """One message as a read-only ``.eml`` file (it can be moved and deleted)."""
 
     def __init__(self, path: str, environ: dict[str, Any], mailbox: Mailbox, folder: MailFolder,
@@ -329,9 +323,6 @@ class MessageFile(MailResource, DAVNonCollection):
             self.mail_cache.index(self.mailbox.uuid, trash.id).mark_stale()
         self.forget_dead_state(recursive=False)
         return True
-
-    def delete(self) -> None:
-        self.handle_delete()
 
     def handle_move(self, dest_path: str) -> bool | list[tuple[str, DavFailure]]:
         parent = self.provider.get_resource_inst(util.get_uri_parent(dest_path), self.environ)
