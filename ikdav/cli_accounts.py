@@ -59,6 +59,13 @@ def _fail(failure: Any) -> int:
     raise UsageError(f"{failure.title}: {failure.message}")
 
 
+def _print_credentials(config: Config, email: str, password: str) -> None:
+    """What a WebDAV client needs, one ``Key: value`` line each (scripts read them)."""
+    print(f"WebDAV URL: {config.share_url}")
+    print(f"User: {email}")
+    print(f"Password: {password}")
+
+
 def _account(services: Services, email: str) -> Any:
     from ikdav.cli import UsageError
 
@@ -109,9 +116,7 @@ def run_connect(args: argparse.Namespace) -> int:
         reach = owner.reach
         print(f"Connected: {account.email} ({len(reach.drives)} kDrive(s), "
               f"{len(reach.mailboxes)} mailbox(es))")
-        print(f"WebDAV URL: {linking.share_url(config)}")
-        print(f"User: {account.email}")
-        print(f"Password: {password}")
+        _print_credentials(config, account.email, password)
     return 0
 
 
@@ -204,15 +209,12 @@ def register_passwords(commands: Any) -> None:
 
 def run_passwords_new(args: argparse.Namespace) -> int:
     from ikdav.cli import load_cli_config
-    from ikdav.connect.linking import share_url
 
     config = load_cli_config(args)
     with _services(config) as services:
         account = _account(services, args.email)
         _, password = services.store.create_app_password(account.id, args.label)
-    print(f"WebDAV URL: {share_url(config)}")
-    print(f"User: {account.email}")
-    print(f"Password: {password}")
+    _print_credentials(config, account.email, password)
     if not account.connected:
         print("warning: this account needs reconnecting; the share refuses it until then.", file=sys.stderr)
     return 0

@@ -226,6 +226,11 @@ class Config:
         return f"{scheme}://{host}:{self.server.port}"
 
     @property
+    def share_url(self) -> str:
+        """The WebDAV URL people mount: the public URL and the mount path, with a trailing slash."""
+        return self.public_url.rstrip("/") + self.dav.mount_path.rstrip("/") + "/"
+
+    @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
 

@@ -18,21 +18,15 @@ from ikdav.services import build_services
 DEMO_PASSWORD_LABEL = "demo"
 
 
-def url_host(host: str) -> str:
-    """The host name to put in URLs for a listening address."""
-    return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "") else host
-
-
 def run_demo(*, host: str = "127.0.0.1", port: int = 8000, password: str | None = None,
              data_dir: str = "demo-data", emulator_port: int | None = None) -> int:
     # The emulator stays on loopback: only this process (and a local browser) talks to it.
     emulator = Emulator(host="127.0.0.1", port=emulator_port or 0)
     emulator.start()
-    public_url = f"http://{url_host(host)}:{port}"
-    redirect_uri = public_url + CALLBACK_PATH
+    listening = load_config(None, env={}).with_overrides({"server.host": host, "server.port": port})
+    redirect_uri = listening.public_url + CALLBACK_PATH
     emulator.register_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, [redirect_uri])
-    config = load_config(None, env={}).with_overrides({
-        "server.host": host, "server.port": port, "server.public_url": public_url,
+    config = listening.with_overrides({
         "data_dir": str(Path(data_dir)),
         "infomaniak.login_url": emulator.login_url, "infomaniak.api_url": emulator.api_url,
         "infomaniak.mail_url": emulator.mail_url, "infomaniak.client_id": DEMO_CLIENT_ID,
@@ -49,8 +43,8 @@ def run_demo(*, host: str = "127.0.0.1", port: int = 8000, password: str | None 
 
     def announce(listening: str) -> None:
         lines = {
-            "Connect page": public_url + "/",
-            "WebDAV URL": public_url + config.dav.mount_path.rstrip("/") + "/",
+            "Connect page": config.public_url + "/",
+            "WebDAV URL": config.share_url,
             "User": JANE.email,
             "Password": plain,
             "Emulator API URL": emulator.api_url,

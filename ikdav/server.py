@@ -164,8 +164,8 @@ def serve(config: Config, services: Services | None = None,
     signal.signal(signal.SIGINT, shutdown)
     server.prepare()
     host, port = server.bind_addr[:2]
-    log.info("ikdav listening on %s:%s; WebDAV at %s%s/, connect page at %s/", host, port,
-             config.public_url, config.dav.mount_path.rstrip("/"), config.public_url)
+    log.info("ikdav listening on %s:%s; WebDAV at %s, connect page at %s/", host, port,
+             config.share_url, config.public_url)
     if announce is not None:
         announce(f"http://{host}:{port}")
     try:

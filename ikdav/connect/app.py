@@ -32,7 +32,6 @@ from ikdav.connect.account_pages import AccountPages
 from ikdav.connect.context import ConnectContext
 from ikdav.connect.failures import Failure
 from ikdav.connect.flash import FlashStore
-from ikdav.connect.linking import share_url
 from ikdav.connect.oauth_flow import START_PATH, OAuthFlow, callback_paths
 from ikdav.connect.pages import TEMPLATES, Pages
 from ikdav.connect.sessions import BrowserSessions
@@ -141,7 +140,7 @@ class ConnectApp:
         config = self.services.config
         return self.ctx.pages.render(
             request, "home.html", csrf_token=sessions.anonymous_csrf(browser),
-            signed_in=sessions.signed_in(request), dav_url=share_url(config),
+            signed_in=sessions.signed_in(request), dav_url=config.share_url,
             redirect_uri=config.infomaniak.redirect_uri)
 
     def connected(self, request: Request) -> Response:

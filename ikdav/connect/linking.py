@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from ikdav.accounts.crypto import SecretKeyError
 from ikdav.accounts.store import KIND_OAUTH, Account, StoreError
-from ikdav.config import Config
 from ikdav.connect import failures
 from ikdav.infomaniak import (
     Drive,
@@ -33,11 +32,6 @@ from ikdav.infomaniak.models import Profile
 from ikdav.services import Services
 
 log = logging.getLogger("ikdav.connect")
-
-
-def share_url(config: Config) -> str:
-    """The WebDAV URL people mount: public URL + mount path, with a trailing slash."""
-    return config.public_url.rstrip("/") + config.dav.mount_path.rstrip("/") + "/"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from ikdav.accounts.store import STATUS_CONNECTED, Account, AppPassword
 from ikdav.config import Config
 from ikdav.connect.failures import Failure
-from ikdav.connect.linking import share_url
 from ikdav.connect.web import Request, Response, html
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -67,7 +66,7 @@ class MountHelp:
     """The values the mount instructions need, derived from the public URL."""
 
     def __init__(self, config: Config, user: str, password: str = "") -> None:
-        self.url = share_url(config)
+        self.url = config.share_url
         parts = urlsplit(self.url)
         self.https = parts.scheme == "https"
         self.host = parts.hostname or "localhost"

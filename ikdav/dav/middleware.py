@@ -97,12 +97,10 @@ class PlainErrors(BaseMiddleware):
     no cached listing is served for an account whose authorisation is gone.
     """
 
-    def __init__(self, wsgidav_app: Any, next_app: Any, config: dict[str, Any]) -> None:
-        super().__init__(wsgidav_app, next_app, config)
-        # WsgiDAV re-encodes PATH_INFO (latin-1 by PEP 3333) as UTF-8 before any middleware runs,
-        # and an undecodable path then escapes as an exception that drops the connection. The
-        # decoding happens in __call__ instead, where a bad path can be answered.
-        wsgidav_app.re_encode_path_info = False
+    # WsgiDAV would re-encode PATH_INFO (latin-1 by PEP 3333) as UTF-8 before any middleware runs,
+    # and an undecodable path would then escape as an exception that drops the connection. The
+    # share's configuration (ikdav.dav.app) turns that hotfix off; the decoding happens in
+    # __call__ instead, where a bad path can be answered.
 
     @staticmethod
     def _path_problem(environ: dict[str, Any]) -> str | None:
