@@ -39,7 +39,6 @@ class TokenCipher:
                 "print(Fernet.generate_key().decode())'"
             ) from exc
         self._multi = MultiFernet(self._fernets)
-        self.key_count = len(keys)
 
     def encrypt(self, text: str | None) -> bytes | None:
         if text is None:

@@ -103,10 +103,6 @@ class Account:
     def connected(self) -> bool:
         return self.status == STATUS_CONNECTED
 
-    @property
-    def scope_set(self) -> set[str]:
-        return set(self.scopes.split())
-
 
 @dataclass(frozen=True)
 class StoredTokens:

@@ -70,10 +70,6 @@ class KDriveCache:
     def drives(self, load: Callable[[], list[Drive]]) -> list[Drive]:
         return self._get_or_load(self._drives, "drives", load)
 
-    def forget_drives(self) -> None:
-        with self.lock:
-            self._drives.clear()
-
     def top_folders(self, drive_id: int, load: Callable[[], TopFolders]) -> TopFolders:
         return self._get_or_load(self._top, drive_id, load)
 
@@ -83,10 +79,6 @@ class KDriveCache:
             return Listing({child.name: child for child in load()})
 
         return self._get_or_load(self._listings, (drive_id, dir_id), build)
-
-    def cached_listing(self, drive_id: int, dir_id: int) -> Listing | None:
-        with self.lock:
-            return self._listings.get((drive_id, dir_id))
 
     def child(self, drive_id: int, dir_id: int, name: str, lookup: Callable[[], File | None]) -> File | None:
         """The child ``name`` of ``dir_id``: from a cached listing, a cached lookup, or ``lookup()``."""
@@ -127,12 +119,4 @@ class KDriveCache:
         with self.lock:
             self._listings.pop((drive_id, dir_id), None)
             for key in [k for k in self._items if k[0] == drive_id and k[1] == dir_id]:
-                self._items.pop(key, None)
-
-    def forget_subtree(self, drive_id: int) -> None:
-        """Drop every listing and lookup of a drive (after moving or deleting a folder)."""
-        with self.lock:
-            for key in [k for k in self._listings if k[0] == drive_id]:
-                self._listings.pop(key, None)
-            for key in [k for k in self._items if k[0] == drive_id]:
                 self._items.pop(key, None)
