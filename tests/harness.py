@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,7 @@ from urllib.parse import quote
 from ikdav.config import Config, load_config
 from ikdav.emulator.app import Emulator
 from ikdav.emulator.sample_data import JANE_ID
+from ikdav.logs import ACCESS_LOGGER, setup_logging
 from ikdav.server import RunningServer
 from ikdav.services import Services, build_services
 
@@ -119,3 +124,33 @@ def start_dav_oauth(emulator: Emulator, data_dir: Path, **overrides: Any) -> Dav
     _, password = services.store.create_app_password(account.id, "tests")
     return DavServer(emulator, RunningServer(config, services), services, account.id, "jane@example.ch",
                      password, data_dir)
+
+
+@contextmanager
+def restored_logging() -> Iterator[None]:
+    """Undo what ``setup_logging`` changes (handlers, levels, propagation), so no test leaks it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "wsgidav", "ikdav")}
+    wsgidav_propagates = logging.getLogger("wsgidav").propagate
+    access_disabled = logging.getLogger(ACCESS_LOGGER).disabled
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+        for name, old in levels.items():
+            logging.getLogger(name).setLevel(old)
+        logging.getLogger("wsgidav").propagate = wsgidav_propagates
+        logging.getLogger(ACCESS_LOGGER).disabled = access_disabled
+
+
+@contextmanager
+def captured_debug_log(config: Config, *, access_log: bool = False) -> Iterator[io.StringIO]:
+    """Everything logged at DEBUG through ikdav's own log setup, restored afterwards."""
+    stream = io.StringIO()
+    with restored_logging():
+        setup_logging(config.with_overrides({"logging.level": "DEBUG", "logging.access_log": access_log}),
+                      stream=stream)
+        yield stream

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import captured_debug_log
 
 from ikdav.emulator.app import Emulator
-from ikdav.logs import ACCESS_LOGGER, setup_logging
 
 from .support import ConnectServer, start_connect
 from .webdriver import Browser, missing_browser
@@ -53,28 +51,8 @@ def browser(start_server: StartServer) -> Iterator[Browser]:
     chromium.close()
 
 
-@contextmanager
-def restored_logging() -> Iterator[None]:
-    """Undo what ``setup_logging`` changes (handlers, levels), so no test leaks its log setup."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    chatty = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
-    access_disabled = logging.getLogger(ACCESS_LOGGER).disabled
-    try:
-        yield
-    finally:
-        for handler in [h for h in root.handlers if h not in handlers]:
-            root.removeHandler(handler)
-        root.setLevel(level)
-        for name, chatty_level in chatty.items():
-            logging.getLogger(name).setLevel(chatty_level)
-        logging.getLogger(ACCESS_LOGGER).disabled = access_disabled
-
-
 @pytest.fixture
 def debug_log(connect_server: ConnectServer) -> Iterator[io.StringIO]:
     """Everything logged at DEBUG while the test runs, through ikdav's own log setup."""
-    stream = io.StringIO()
-    with restored_logging():
-        setup_logging(connect_server.config.with_overrides({"logging.level": "DEBUG"}), stream=stream)
+    with captured_debug_log(connect_server.config) as stream:
         yield stream

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from harness import restored_logging
 
 from ikdav.accounts.crypto import ENV_KEY, SecretKeyError, TokenCipher, generate_key, load_cipher, parse_keys
 from ikdav.accounts.store import AccountStore
@@ -21,7 +22,7 @@ from ikdav.emulator.sample_data import JANE_ID, JANE_PAT
 from ikdav.server import RunningServer
 from ikdav.services import build_services
 
-from .conftest import StartServer, restored_logging
+from .conftest import StartServer
 
 JANE = "jane@example.ch"
 

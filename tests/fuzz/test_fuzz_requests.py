@@ -14,10 +14,7 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
-from security.support import JANE_PRIVATE, SharedServer, start_shared
-
-from ikdav.emulator.app import Emulator, SampleOptions
-from ikdav.emulator.kdrive_sample import JANE_DRIVE
+from security.support import JANE_PRIVATE, SharedServer, shared_on_own_emulator
 
 from .settings import THROUGH_THE_SERVER
 
@@ -32,12 +29,9 @@ NAMESPACES = ["DAV:", "urn:z", "http://apache.org/dav/props/", ""]
 
 @pytest.fixture(scope="module")
 def share(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
-    emulator = Emulator(sample=SampleOptions(big_folder_files=5, mail_messages=5)).start()
-    emulator.state.kdrive.put_file(JANE_DRIVE, "/Private/fuzzed.txt", b"fuzz")
-    server = start_shared(emulator, tmp_path_factory.mktemp("fuzz") / "data")
-    yield server
-    server.stop()
-    emulator.close()
+    data_dir = tmp_path_factory.mktemp("fuzz") / "data"
+    with shared_on_own_emulator(data_dir, {"/Private/fuzzed.txt": b"fuzz"}) as server:
+        yield server
 
 
 def assert_answered(response: requests.Response) -> None:

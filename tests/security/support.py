@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import http.client
 import io
-import logging
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,12 +14,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from harness import ikdav_config
+from harness import captured_debug_log, ikdav_config
 
 from ikdav.config import Config
-from ikdav.emulator.app import Emulator
+from ikdav.emulator.app import Emulator, SampleOptions
+from ikdav.emulator.kdrive_sample import JANE_DRIVE
 from ikdav.emulator.sample_data import JANE_ID, MARC_ID
-from ikdav.logs import ACCESS_LOGGER, setup_logging
 from ikdav.server import RunningServer
 from ikdav.services import Services, build_services
 
@@ -113,6 +112,21 @@ def start_shared(emulator: Emulator, data_dir: Path, *,
     return SharedServer(emulator, config, services, server, jane, marc, data_dir)
 
 
+@contextmanager
+def shared_on_own_emulator(data_dir: Path, files: dict[str, bytes]) -> Iterator[SharedServer]:
+    """Jane and Marc on one server, in front of an emulator of its own holding ``files`` in Jane's
+    drive (paths like ``/Private/x.txt``); for module-scoped fixtures."""
+    emulator = Emulator(sample=SampleOptions(big_folder_files=5, mail_messages=5)).start()
+    for path, data in files.items():
+        emulator.state.kdrive.put_file(JANE_DRIVE, path, data)
+    server = start_shared(emulator, data_dir)
+    try:
+        yield server
+    finally:
+        server.stop()
+        emulator.close()
+
+
 # -- raw HTTP ------------------------------------------------------------------------------------------
 
 @dataclass
@@ -178,29 +192,10 @@ def request_from(address: str, url: str, method: str = "PROPFIND", *, auth: tupl
 @contextmanager
 def debug_log(config: Config) -> Iterator[io.StringIO]:
     """Everything logged at DEBUG (ikdav, WsgiDAV, httpx, httpcore) through ikdav's own log setup
-    (:func:`ikdav.logs.setup_logging`), with the access log on.
-
-    Handlers and levels are restored afterwards, so no test leaks its log setup.
+    (:func:`ikdav.logs.setup_logging`), with the access log on; restored afterwards.
     """
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    names = ("httpx", "httpcore", "wsgidav", "ikdav")
-    levels = {name: logging.getLogger(name).level for name in names}
-    wsgidav_propagates = logging.getLogger("wsgidav").propagate
-    access_disabled = logging.getLogger(ACCESS_LOGGER).disabled
-    stream = io.StringIO()
-    try:
-        setup_logging(config.with_overrides({"logging.level": "DEBUG", "logging.access_log": True}),
-                      stream=stream)
+    with captured_debug_log(config, access_log=True) as stream:
         yield stream
-    finally:
-        for handler in [h for h in root.handlers if h not in handlers]:
-            root.removeHandler(handler)
-        root.setLevel(level)
-        for name, old in levels.items():
-            logging.getLogger(name).setLevel(old)
-        logging.getLogger("wsgidav").propagate = wsgidav_propagates
-        logging.getLogger(ACCESS_LOGGER).disabled = access_disabled
 
 
 def stored_bytes(data_dir: Path) -> bytes:

@@ -16,10 +16,19 @@ from pathlib import Path
 import pytest
 import requests
 
-from ikdav.emulator.app import Emulator, SampleOptions
+from ikdav.emulator.app import Emulator
 from ikdav.emulator.kdrive_sample import JANE_DRIVE
 
-from .support import JANE_PRIVATE, LOCKINFO, SHARED_LOCKINFO, SharedServer, basic, raw_request, start_shared
+from .support import (
+    JANE_PRIVATE,
+    LOCKINFO,
+    SHARED_LOCKINFO,
+    SharedServer,
+    basic,
+    raw_request,
+    shared_on_own_emulator,
+    start_shared,
+)
 
 PROPFIND_NAME = (b'<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:displayname/>'
                  b'</D:prop></D:propfind>')
@@ -30,12 +39,9 @@ TARGET = JANE_PRIVATE + "/target.txt"
 
 @pytest.fixture(scope="module")
 def share(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
-    emulator = Emulator(sample=SampleOptions(big_folder_files=5, mail_messages=5)).start()
-    emulator.state.kdrive.put_file(JANE_DRIVE, "/Private/target.txt", b"target")
-    server = start_shared(emulator, tmp_path_factory.mktemp("hostile") / "data")
-    yield server
-    server.stop()
-    emulator.close()
+    data_dir = tmp_path_factory.mktemp("hostile") / "data"
+    with shared_on_own_emulator(data_dir, {"/Private/target.txt": b"target"}) as server:
+        yield server
 
 
 def assert_plain_refusal(response: requests.Response, *statuses: int, says: str = "") -> str:
