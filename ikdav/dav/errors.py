@@ -69,6 +69,11 @@ class Created(DavFailure):
         super().__init__(201, "Created.")
 
 
+def exists_already(name: str) -> DavFailure:
+    """MKCOL onto a name taken meanwhile (the cache had not seen it): RFC 4918 §9.3.1 says 405."""
+    return DavFailure(405, f"'{name}' exists already.")
+
+
 def read_only(what: str) -> DavFailure:
     return DavFailure(403, f"{what} is part of ikdav's fixed layout and cannot be changed.")
 

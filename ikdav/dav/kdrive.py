@@ -25,7 +25,7 @@ from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, _DAVResource
 
 from ikdav.dav.base import DeletesNatively, ScopedResource, VirtualCollection, join
-from ikdav.dav.errors import Created, DavFailure, read_only, upstream_errors
+from ikdav.dav.errors import Created, DavFailure, exists_already, read_only, upstream_errors
 from ikdav.dav.names import InvalidName, is_finder_metadata, validate_segment
 from ikdav.dav.sidecar_resource import SidecarFile
 from ikdav.dav.streams import RemoteReader, UploadWriter
@@ -358,9 +358,9 @@ class KDriveFolder(KDriveItem, DAVCollection):
             try:
                 created = self.kdrive.mkdir(self.drive.id, item.id, name)
             except AlreadyExists as exc:
-                # Made meanwhile by someone else (two clients syncing at once): RFC 4918 says 405.
+                # Made meanwhile by someone else (two clients syncing at once).
                 self.cache.forget_dir(self.drive.id, item.id)
-                raise DavFailure(405, f"'{name}' exists already.") from exc
+                raise exists_already(name) from exc
         self.cache.upsert(self.drive.id, item.id, created)
         return KDriveFolder(join(self.path, created.name), self.environ, self.drive, created)
 

@@ -21,11 +21,11 @@ from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, _DAVResource
 
 from ikdav.dav.base import DeletesNatively, ScopedResource, VirtualCollection, join
-from ikdav.dav.errors import Created, DavFailure, upstream_errors
+from ikdav.dav.errors import Created, DavFailure, exists_already, upstream_errors
 from ikdav.dav.mail_index import FolderIndex, MailCache, file_name
 from ikdav.dav.names import InvalidName, uid_from_file_name, validate_segment
 from ikdav.dav.streams import RemoteReader
-from ikdav.infomaniak import InfomaniakError, Mail, Mailbox, MailFolder, Message, long_uid
+from ikdav.infomaniak import AlreadyExists, InfomaniakError, Mail, Mailbox, MailFolder, Message, long_uid
 
 NO_PUT = ("Mail does not accept files: new messages cannot be stored over WebDAV. "
           "Messages can be read, moved between folders of one mailbox, and deleted.")
@@ -67,7 +67,11 @@ class MailResource(ScopedResource):
         except InvalidName as exc:
             raise DavFailure(400, f"Invalid folder name: {exc}.") from exc
         with upstream_errors():
-            created = self.mail.create_folder(mailbox.uuid, name, parent_path)
+            try:
+                created = self.mail.create_folder(mailbox.uuid, name, parent_path)
+            except AlreadyExists as exc:  # made meanwhile elsewhere; the folder list was older
+                self.mail_cache.forget_folders(mailbox.uuid)
+                raise exists_already(name) from exc
         self.mail_cache.forget_folders(mailbox.uuid)
         return self.folder_resource(join(self.path, name), mailbox, created)
 

@@ -223,3 +223,11 @@ def test_awkward_subjects_give_stable_valid_names(mail_dav: DavServer, subject: 
     time.sleep(0.6)
     assert name in messages(mail_dav, f"Mail/{BOX}/Archive")  # stable across listings
     assert requests.get(mail_dav.href(f"Mail/{BOX}/Archive/{name}"), auth=mail_dav.auth).content == raw
+
+
+def test_mkcol_of_a_mail_folder_made_meanwhile_elsewhere_is_405(mail_dav: DavServer) -> None:
+    listing(mail_dav, INBOX)  # the folder list is cached without the new folder
+    mail_dav.emulator.state.mail.create_folder(BOX, "INBOX/Raced")
+    response = requests.request("MKCOL", mail_dav.href(f"{INBOX}/Raced"), auth=mail_dav.auth)
+    assert response.status_code == 405, response.text
+    assert "Raced" in listing(mail_dav, INBOX)
