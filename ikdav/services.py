@@ -79,12 +79,16 @@ def build_services(config: Config, env: Mapping[str, str] | None = None) -> Serv
         oauth = OAuthClient(endpoints, config.infomaniak.client_id, config.infomaniak.client_secret,
                             config.infomaniak.redirect_uri, config.infomaniak.scopes, settings=settings)
     cache = config.cache
-    services = Services(
-        config=config, store=store, sessions=None,  # type: ignore[arg-type]
-        throttle=LoginThrottle(), verified_cache=VerifiedCache(PASSWORD_CACHE_TTL),
-        endpoints=endpoints, client_settings=settings, oauth=oauth)
-    services.sessions = AccountSessions(
-        services.new_client,
+
+    def make_client(account_id: int) -> InfomaniakClient:  # called once serving, when services exists
+        return services.new_client(account_id)
+
+    sessions = AccountSessions(
+        make_client,
         CacheSettings(listing_ttl=cache.listing_ttl, item_ttl=cache.item_ttl, quota_ttl=cache.quota_ttl,
                       mail_ttl=cache.mail_ttl, max_entries=cache.max_entries))
+    services = Services(
+        config=config, store=store, sessions=sessions, throttle=LoginThrottle(),
+        verified_cache=VerifiedCache(PASSWORD_CACHE_TTL), endpoints=endpoints, client_settings=settings,
+        oauth=oauth)
     return services
